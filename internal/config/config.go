@@ -1,0 +1,123 @@
+// Package config reads ecr-guard's settings from the environment once, at
+// cold start, and validates every value so a bad deployment fails loudly.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+)
+
+// Config is the validated configuration of the remediation function.
+type Config struct {
+	TopicARN string
+	LogLevel slog.Level
+	Rules    guard.Rules
+}
+
+// ecrFilterPattern is the pattern ECR enforces on ImageTagMutabilityExclusionFilter.filter.
+var ecrFilterPattern = regexp.MustCompile(`^[0-9a-zA-Z._*-]{1,128}$`)
+
+// Load parses the environment through getenv (os.Getenv in production).
+// The error names the variable at fault.
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	bad := func(name string, err error) { errs = append(errs, fmt.Errorf("%s: %w", name, err)) }
+	valueOr := func(name, def string) string {
+		if v, ok := lookup(getenv, name); ok {
+			return v
+		}
+		return def
+	}
+
+	var c Config
+	c.TopicARN = strings.TrimSpace(getenv("SNS_TOPIC_ARN"))
+	if c.TopicARN == "" {
+		bad("SNS_TOPIC_ARN", errors.New("is required"))
+	} else if !strings.HasPrefix(c.TopicARN, "arn:") || !strings.Contains(c.TopicARN, ":sns:") {
+		bad("SNS_TOPIC_ARN", fmt.Errorf("%q is not an SNS topic ARN", c.TopicARN))
+	}
+
+	c.Rules.SelfRoleARN = strings.TrimSpace(getenv("SELF_ROLE_ARN"))
+	if c.Rules.SelfRoleARN != "" && !strings.HasPrefix(c.Rules.SelfRoleARN, "arn:") {
+		bad("SELF_ROLE_ARN", fmt.Errorf("%q is not an IAM role ARN", c.Rules.SelfRoleARN))
+	}
+
+	var err error
+	if c.Rules.ExemptTags, err = parseExemptTags(valueOr("EXEMPT_TAGS", "environment=dev")); err != nil {
+		bad("EXEMPT_TAGS", err)
+	}
+	c.Rules.ExemptRepositoryPatterns = splitList(getenv("EXEMPT_REPOSITORY_PATTERNS"))
+	c.Rules.ExemptionExpiresTag = strings.TrimSpace(valueOr("EXEMPTION_EXPIRES_TAG", "exemption-expires"))
+
+	c.Rules.AllowedMutableTagFilters = splitList(getenv("ALLOWED_MUTABLE_TAG_FILTERS"))
+	for _, f := range c.Rules.AllowedMutableTagFilters {
+		if !ecrFilterPattern.MatchString(f) {
+			bad("ALLOWED_MUTABLE_TAG_FILTERS", fmt.Errorf("filter %q is not a valid ECR wildcard filter (1-128 of 0-9 a-z A-Z . _ * -)", f))
+		}
+	}
+
+	policy := guard.DefaultLifecyclePolicy
+	if v := strings.TrimSpace(getenv("LIFECYCLE_POLICY")); v != "" {
+		policy = v
+	}
+	if c.Rules.Baseline, err = guard.ParseLifecyclePolicy(policy); err != nil {
+		bad("LIFECYCLE_POLICY", fmt.Errorf("ECR would reject this policy: %w", err))
+	}
+	if c.Rules.LifecycleMode, err = guard.ParseLifecycleMode(strings.ToLower(valueOr("LIFECYCLE_MODE", "enforce"))); err != nil {
+		bad("LIFECYCLE_MODE", err)
+	}
+	if c.Rules.DryRun, err = parseBool(valueOr("DRY_RUN", "false")); err != nil {
+		bad("DRY_RUN", err)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(valueOr("LOG_LEVEL", "INFO"))); err != nil {
+		bad("LOG_LEVEL", fmt.Errorf("want DEBUG, INFO, WARN or ERROR: %w", err))
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// lookup treats a variable set to blanks like an unset one.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := strings.TrimSpace(getenv(name))
+	return v, v != ""
+}
+
+func parseExemptTags(s string) ([]guard.TagMatcher, error) {
+	var out []guard.TagMatcher
+	for _, pair := range splitList(s) {
+		key, value, ok := strings.Cut(pair, "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || key == "" || value == "" {
+			return nil, fmt.Errorf("%q is not a key=value pair (use key=* for any value)", pair)
+		}
+		out = append(out, guard.TagMatcher{Key: key, Value: value, AnyValue: value == "*"})
+	}
+	return out, nil
+}
+
+func parseBool(s string) (bool, error) {
+	b, err := strconv.ParseBool(strings.ToLower(s))
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", s)
+	}
+	return b, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+)
+
+const topic = "arn:aws:sns:us-east-1:123456789012:ecr-guard"
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{"SNS_TOPIC_ARN": topic}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Rules
+	if c.TopicARN != topic || c.LogLevel != slog.LevelInfo {
+		t.Errorf("topic %q level %v", c.TopicARN, c.LogLevel)
+	}
+	if !slices.Equal(r.ExemptTags, []guard.TagMatcher{{Key: "environment", Value: "dev"}}) {
+		t.Errorf("exempt tags = %+v", r.ExemptTags)
+	}
+	if r.ExemptionExpiresTag != "exemption-expires" || r.LifecycleMode != guard.LifecycleEnforce || r.DryRun ||
+		len(r.ExemptRepositoryPatterns) != 0 || len(r.AllowedMutableTagFilters) != 0 || r.SelfRoleARN != "" {
+		t.Errorf("rules = %+v", r)
+	}
+	if !r.Baseline.Equal(guard.DefaultLifecyclePolicy) {
+		t.Error("baseline is not the default policy")
+	}
+}
+
+func TestLoadAll(t *testing.T) {
+	policy := `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}}]}`
+	c, err := Load(env(map[string]string{
+		"SNS_TOPIC_ARN":               topic,
+		"SELF_ROLE_ARN":               "arn:aws:iam::123456789012:role/ecr-guard",
+		"EXEMPT_TAGS":                 "environment=dev, sandbox=*",
+		"EXEMPT_REPOSITORY_PATTERNS":  "sandbox/*, *-dev",
+		"EXEMPTION_EXPIRES_TAG":       "expires",
+		"ALLOWED_MUTABLE_TAG_FILTERS": "latest,sha256-*.sig",
+		"LIFECYCLE_POLICY":            policy,
+		"LIFECYCLE_MODE":              "missing",
+		"DRY_RUN":                     "true",
+		"LOG_LEVEL":                   "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Rules
+	if !slices.Equal(r.ExemptTags, []guard.TagMatcher{{Key: "environment", Value: "dev"}, {Key: "sandbox", Value: "*", AnyValue: true}}) {
+		t.Errorf("exempt tags = %+v", r.ExemptTags)
+	}
+	if !slices.Equal(r.ExemptRepositoryPatterns, []string{"sandbox/*", "*-dev"}) || !slices.Equal(r.AllowedMutableTagFilters, []string{"latest", "sha256-*.sig"}) {
+		t.Errorf("lists = %v %v", r.ExemptRepositoryPatterns, r.AllowedMutableTagFilters)
+	}
+	if r.ExemptionExpiresTag != "expires" || r.LifecycleMode != guard.LifecycleMissing || !r.DryRun ||
+		r.SelfRoleARN != "arn:aws:iam::123456789012:role/ecr-guard" || c.LogLevel != slog.LevelDebug || r.Baseline.Text() != policy {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	tests := []struct {
+		name, variable, value, want string
+	}{
+		{"missing topic", "SNS_TOPIC_ARN", "", "SNS_TOPIC_ARN: is required"},
+		{"topic not an ARN", "SNS_TOPIC_ARN", "ecr-guard", "SNS_TOPIC_ARN"},
+		{"pair without =", "EXEMPT_TAGS", "environment", `EXEMPT_TAGS: "environment" is not a key=value pair`},
+		{"pair without key", "EXEMPT_TAGS", "=dev", "EXEMPT_TAGS"},
+		{"unknown mode", "LIFECYCLE_MODE", "sometimes", `LIFECYCLE_MODE: unknown mode "sometimes"`},
+		{"filter ECR rejects", "ALLOWED_MUTABLE_TAG_FILTERS", "latest,release/*", `ALLOWED_MUTABLE_TAG_FILTERS: filter "release/*"`},
+		{"filter too long", "ALLOWED_MUTABLE_TAG_FILTERS", strings.Repeat("a", 129), "ALLOWED_MUTABLE_TAG_FILTERS"},
+		{"policy ECR rejects", "LIFECYCLE_POLICY", `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}},{"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}`, "LIFECYCLE_POLICY: ECR would reject this policy"},
+		{"policy not JSON", "LIFECYCLE_POLICY", "{rules", "LIFECYCLE_POLICY"},
+		{"dry run not a bool", "DRY_RUN", "maybe", `DRY_RUN: "maybe" is not true or false`},
+		{"log level", "LOG_LEVEL", "LOUD", "LOG_LEVEL"},
+		{"self role not an ARN", "SELF_ROLE_ARN", "ecr-guard-role", "SELF_ROLE_ARN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{"SNS_TOPIC_ARN": topic, tt.variable: tt.value}
+			_, err := Load(env(vars))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,129 @@
+// Package ecrrepo reads and writes the repository settings ecr-guard
+// governs, translating between the ECR API and the guard types.
+package ecrrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+)
+
+// Client is the ECR adapter.
+type Client struct {
+	api *ecr.Client
+}
+
+// New wraps an ECR client.
+func New(api *ecr.Client) *Client { return &Client{api: api} }
+
+// Describe reads the repository's mutability settings (not its tags or lifecycle).
+func (c *Client) Describe(ctx context.Context, name, registryID string) (guard.Repository, error) {
+	out, err := c.api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{
+		RepositoryNames: []string{name},
+		RegistryId:      optional(registryID),
+	})
+	if err != nil {
+		return guard.Repository{}, wrap("DescribeRepositories", name, err)
+	}
+	if len(out.Repositories) != 1 {
+		return guard.Repository{}, fmt.Errorf("DescribeRepositories %s: got %d repositories: %w", name, len(out.Repositories), guard.ErrRepositoryNotFound)
+	}
+	return fromAPI(out.Repositories[0]), nil
+}
+
+// Tags reads the repository's tags.
+func (c *Client) Tags(ctx context.Context, arn string) ([]guard.Tag, error) {
+	out, err := c.api.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: &arn})
+	if err != nil {
+		return nil, wrap("ListTagsForResource", arn, err)
+	}
+	tags := make([]guard.Tag, 0, len(out.Tags))
+	for _, t := range out.Tags {
+		tags = append(tags, guard.Tag{Key: aws.ToString(t.Key), Value: aws.ToString(t.Value)})
+	}
+	return tags, nil
+}
+
+// Lifecycle reads the repository's lifecycle policy; a missing one is not an error.
+func (c *Client) Lifecycle(ctx context.Context, name, registryID string) (guard.Lifecycle, error) {
+	out, err := c.api.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{
+		RepositoryName: &name,
+		RegistryId:     optional(registryID),
+	})
+	var missing *types.LifecyclePolicyNotFoundException
+	if errors.As(err, &missing) {
+		return guard.Lifecycle{}, nil
+	}
+	if err != nil {
+		return guard.Lifecycle{}, wrap("GetLifecyclePolicy", name, err)
+	}
+	return guard.Lifecycle{Exists: true, Text: aws.ToString(out.LifecyclePolicyText)}, nil
+}
+
+// SetMutability writes the image tag mutability setting.
+func (c *Client) SetMutability(ctx context.Context, name, registryID string, s guard.MutabilitySetting) error {
+	in := &ecr.PutImageTagMutabilityInput{
+		RepositoryName:     &name,
+		RegistryId:         optional(registryID),
+		ImageTagMutability: types.ImageTagMutability(s.Mutability),
+	}
+	for _, f := range s.ExclusionFilters {
+		in.ImageTagMutabilityExclusionFilters = append(in.ImageTagMutabilityExclusionFilters, types.ImageTagMutabilityExclusionFilter{
+			Filter:     aws.String(f),
+			FilterType: types.ImageTagMutabilityExclusionFilterTypeWildcard,
+		})
+	}
+	if _, err := c.api.PutImageTagMutability(ctx, in); err != nil {
+		return wrap("PutImageTagMutability", name, err)
+	}
+	return nil
+}
+
+// PutLifecycle writes the lifecycle policy.
+func (c *Client) PutLifecycle(ctx context.Context, name, registryID, text string) error {
+	_, err := c.api.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{
+		RepositoryName:      &name,
+		RegistryId:          optional(registryID),
+		LifecyclePolicyText: &text,
+	})
+	if err != nil {
+		return wrap("PutLifecyclePolicy", name, err)
+	}
+	return nil
+}
+
+func fromAPI(r types.Repository) guard.Repository {
+	repo := guard.Repository{
+		Name:       aws.ToString(r.RepositoryName),
+		ARN:        aws.ToString(r.RepositoryArn),
+		RegistryID: aws.ToString(r.RegistryId),
+		Mutability: string(r.ImageTagMutability),
+	}
+	for _, f := range r.ImageTagMutabilityExclusionFilters {
+		repo.ExclusionFilters = append(repo.ExclusionFilters, aws.ToString(f.Filter))
+	}
+	return repo
+}
+
+// wrap names the operation and repository, and maps a vanished repository
+// to guard.ErrRepositoryNotFound while keeping the AWS error in the chain.
+func wrap(op, repo string, err error) error {
+	var notFound *types.RepositoryNotFoundException
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("%s %s: %w: %w", op, repo, guard.ErrRepositoryNotFound, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, repo, err)
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,310 @@
+package guard
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kind is the kind of a finding and of the notice that reports it.
+type Kind string
+
+const (
+	KindFailed                Kind = "FAILED"
+	KindRemediated            Kind = "REMEDIATED"
+	KindWouldRemediate        Kind = "WOULD_REMEDIATE"
+	KindObserved              Kind = "OBSERVED"
+	KindExempt                Kind = "EXEMPT"
+	KindExemptionGranted      Kind = "EXEMPTION_GRANTED"
+	KindLifecycleRestored     Kind = "LIFECYCLE_RESTORED"
+	KindWouldRestoreLifecycle Kind = "WOULD_RESTORE_LIFECYCLE"
+)
+
+// Severity orders findings; a notice takes the kind of its most severe one.
+type Severity int
+
+const (
+	SeverityLow Severity = iota + 1
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+func (s Severity) String() string {
+	switch s {
+	case SeverityCritical:
+		return "CRITICAL"
+	case SeverityHigh:
+		return "HIGH"
+	case SeverityMedium:
+		return "MEDIUM"
+	case SeverityLow:
+		return "LOW"
+	}
+	return "NONE"
+}
+
+// Area is the setting a finding is about.
+type Area string
+
+const (
+	AreaMutability Area = "mutability"
+	AreaLifecycle  Area = "lifecycle"
+	AreaExemption  Area = "exemption"
+)
+
+// Finding is one thing that happened or was observed, in words a person reads.
+type Finding struct {
+	Kind    Kind
+	Area    Area
+	Summary string
+}
+
+// Severity: CRITICAL for failures, HIGH for mutability changes, MEDIUM for
+// exemptions, LOW for lifecycle.
+func (f Finding) Severity() Severity {
+	switch {
+	case f.Kind == KindFailed:
+		return SeverityCritical
+	case f.Kind == KindExempt || f.Kind == KindExemptionGranted:
+		return SeverityMedium
+	case f.Area == AreaMutability:
+		return SeverityHigh
+	}
+	return SeverityLow
+}
+
+// Checks says which rules an event (or the sweep) triggers.
+type Checks struct {
+	Mutability bool
+	Lifecycle  bool
+}
+
+// ChecksFor returns the rules a handled event triggers.
+func ChecksFor(eventName string) Checks {
+	switch eventName {
+	case EventCreateRepository:
+		return Checks{Mutability: true, Lifecycle: true}
+	case EventPutImageTagMutability, EventTagResource, EventUntagResource:
+		return Checks{Mutability: true}
+	case EventPutLifecyclePolicy, EventDeleteLifecyclePolicy:
+		return Checks{Lifecycle: true}
+	}
+	return Checks{}
+}
+
+// IsHandled reports whether ecr-guard acts on eventName.
+func IsHandled(eventName string) bool { return slices.Contains(HandledEventNames, eventName) }
+
+// NeedsLifecycle reports whether the lifecycle policy must be read.
+func (r Rules) NeedsLifecycle(c Checks) bool {
+	return c.Lifecycle && r.LifecycleMode != LifecycleOff
+}
+
+// Input is everything a decision depends on.
+type Input struct {
+	Event  *Event // nil for the scheduled sweep
+	Checks Checks
+	Repo   Repository
+	Now    time.Time
+}
+
+// Plan is the decision: the writes the rules call for and the findings to
+// report. In a dry run (DryRun) the writes are described but must not be made.
+type Plan struct {
+	SetMutability *MutabilitySetting
+	PutLifecycle  bool
+	DryRun        bool
+	Exemption     Exemption
+	Findings      []Finding
+}
+
+// Kind is the kind of the most severe finding ("" when there is none).
+func (p Plan) Kind() Kind {
+	if f, ok := p.top(); ok {
+		return f.Kind
+	}
+	return ""
+}
+
+// Severity is the severity of the most severe finding.
+func (p Plan) Severity() Severity {
+	if f, ok := p.top(); ok {
+		return f.Severity()
+	}
+	return 0
+}
+
+func (p Plan) top() (Finding, bool) {
+	if len(p.Findings) == 0 {
+		return Finding{}, false
+	}
+	top := p.Findings[0]
+	for _, f := range p.Findings[1:] {
+		if f.Severity() > top.Severity() {
+			top = f
+		}
+	}
+	return top, true
+}
+
+// Fail replaces the planned outcome for area with a FAILED finding: the
+// write was refused for good.
+func (p *Plan) Fail(area Area, summary string) {
+	for i, f := range p.Findings {
+		if f.Area == area {
+			p.Findings[i] = Finding{Kind: KindFailed, Area: area, Summary: summary}
+			return
+		}
+	}
+	p.Findings = append(p.Findings, Finding{Kind: KindFailed, Area: area, Summary: summary})
+}
+
+// After is the repository state once the plan's writes are made.
+func (p Plan) After(repo Repository, baseline LifecyclePolicy) Repository {
+	after := repo
+	if p.DryRun {
+		return after
+	}
+	if p.SetMutability != nil {
+		after.Mutability = p.SetMutability.Mutability
+		after.ExclusionFilters = p.SetMutability.ExclusionFilters
+	}
+	if p.PutLifecycle {
+		after.Lifecycle = Lifecycle{Exists: true, Text: baseline.Text()}
+	}
+	return after
+}
+
+// Decide applies the rules to the live state of one repository. It is pure:
+// the same input always gives the same plan, so repeated or late events
+// cannot make it do more than the live state calls for.
+func (r Rules) Decide(in Input) Plan {
+	p := Plan{DryRun: r.DryRun, Exemption: r.Exemption(in.Repo.Name, in.Repo.Tags, in.Now)}
+	if in.Checks.Mutability {
+		r.decideMutability(&p, in)
+	}
+	if r.NeedsLifecycle(in.Checks) {
+		r.decideLifecycle(&p, in)
+	}
+	if in.Event != nil && in.Event.Name == EventTagResource && p.Exemption.Active() &&
+		slices.ContainsFunc(in.Event.Request.Tags, r.IsExemptTag) {
+		p.Findings = append(p.Findings, Finding{
+			Kind:    KindExemptionGranted,
+			Area:    AreaExemption,
+			Summary: "exemption tag " + p.Exemption.Tag + " added" + expirySuffix(p.Exemption) + ": the repository may now have mutable tags",
+		})
+	}
+	return p
+}
+
+func (r Rules) decideMutability(p *Plan, in Input) {
+	repo := in.Repo
+	current := DescribeMutability(repo.Mutability, repo.ExclusionFilters)
+	if r.MutabilityCompliant(repo.Mutability, repo.ExclusionFilters) {
+		if requested, ok := r.requestedNonCompliantMutability(in.Event); ok && !p.Exemption.Active() {
+			p.Findings = append(p.Findings, Finding{
+				Kind:    KindObserved,
+				Area:    AreaMutability,
+				Summary: in.Event.Name + " set " + requested + "; the repository is " + current + " again, but tags were mutable in between",
+			})
+		}
+		return
+	}
+	if p.Exemption.Active() {
+		if requested, ok := r.requestedNonCompliantMutability(in.Event); ok {
+			p.Findings = append(p.Findings, Finding{
+				Kind:    KindExempt,
+				Area:    AreaMutability,
+				Summary: in.Event.Name + " set " + requested + "; allowed by exemption tag " + p.Exemption.Tag + expirySuffix(p.Exemption),
+			})
+		}
+		return
+	}
+	target := r.compliantSetting(repo.ExclusionFilters)
+	change := current + " -> " + DescribeMutability(target.Mutability, target.ExclusionFilters)
+	p.SetMutability = &target
+	if r.DryRun {
+		p.Findings = append(p.Findings, Finding{Kind: KindWouldRemediate, Area: AreaMutability, Summary: "dry run: would set image tag mutability " + change})
+		return
+	}
+	p.Findings = append(p.Findings, Finding{Kind: KindRemediated, Area: AreaMutability, Summary: "set image tag mutability " + change})
+}
+
+// requestedNonCompliantMutability reports what the event asked for when that
+// was a non-compliant mutability setting. CreateRepository defaults to MUTABLE.
+func (r Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
+	if e == nil || (e.Name != EventPutImageTagMutability && e.Name != EventCreateRepository) {
+		return "", false
+	}
+	m := e.Request.Mutability
+	if m == "" {
+		if e.Name != EventCreateRepository {
+			return "", false
+		}
+		m = Mutable
+	}
+	if r.MutabilityCompliant(m, e.Request.ExclusionFilters) {
+		return "", false
+	}
+	return DescribeMutability(m, e.Request.ExclusionFilters), true
+}
+
+func (r Rules) decideLifecycle(p *Plan, in Input) {
+	lc := in.Repo.Lifecycle
+	var problem string
+	switch {
+	case !lc.Exists:
+		problem = "no lifecycle policy"
+	case r.LifecycleMode == LifecycleEnforce && !r.Baseline.Equal(lc.Text):
+		problem = "lifecycle policy differs from the baseline"
+	}
+	if problem == "" {
+		if observed := r.observedLifecycleChange(in.Event); observed != "" {
+			p.Findings = append(p.Findings, Finding{
+				Kind:    KindObserved,
+				Area:    AreaLifecycle,
+				Summary: observed + "; the baseline policy is in place again",
+			})
+		}
+		return
+	}
+	p.PutLifecycle = true
+	if r.DryRun {
+		p.Findings = append(p.Findings, Finding{Kind: KindWouldRestoreLifecycle, Area: AreaLifecycle, Summary: "dry run: " + problem + "; would apply the baseline lifecycle policy"})
+		return
+	}
+	p.Findings = append(p.Findings, Finding{Kind: KindLifecycleRestored, Area: AreaLifecycle, Summary: problem + "; applied the baseline lifecycle policy"})
+}
+
+// observedLifecycleChange describes an event that weakened the lifecycle
+// policy in a way the mode cares about ("" when it did not).
+func (r Rules) observedLifecycleChange(e *Event) string {
+	switch {
+	case e == nil:
+		return ""
+	case e.Name == EventDeleteLifecyclePolicy:
+		return "DeleteLifecyclePolicy removed the lifecycle policy"
+	case e.Name == EventPutLifecyclePolicy && r.LifecycleMode == LifecycleEnforce && !r.Baseline.Equal(e.Request.LifecyclePolicy):
+		return "PutLifecyclePolicy replaced the baseline lifecycle policy"
+	}
+	return ""
+}
+
+// DescribeMutability renders a setting as MUTABILITY [filter, ...].
+func DescribeMutability(mutability string, filters []string) string {
+	if mutability == "" {
+		mutability = "UNKNOWN"
+	}
+	if len(filters) == 0 || (mutability != ImmutableWithExclusion && mutability != MutableWithExclusion) {
+		return mutability
+	}
+	return mutability + " [" + strings.Join(filters, ", ") + "]"
+}
+
+func expirySuffix(e Exemption) string {
+	if e.Expires == "" {
+		return ""
+	}
+	return " (expires " + e.Expires + ")"
+}

@@ -1,0 +1,151 @@
+package guard
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+)
+
+// DefaultLifecyclePolicy is the organisation's standard: expire untagged
+// images 7 days after push and keep only the 30 most recent images. ECR
+// requires the tagStatus "any" rule to carry the highest rulePriority, so it
+// comes last (the first draft in the security docs had it first; ECR rejects that).
+const DefaultLifecyclePolicy = `{"rules":[` +
+	`{"rulePriority":1,"description":"Expire untagged images 7 days after push",` +
+	`"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},` +
+	`"action":{"type":"expire"}},` +
+	`{"rulePriority":2,"description":"Keep only the 30 most recent images",` +
+	`"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},` +
+	`"action":{"type":"expire"}}]}`
+
+// LifecyclePolicy is a validated lifecycle policy with its canonical form,
+// so comparing it with a live policy is semantic, not textual.
+type LifecyclePolicy struct {
+	text      string
+	canonical any
+}
+
+// Text is the policy as written to ECR.
+func (p LifecyclePolicy) Text() string { return p.text }
+
+// Equal reports whether text is semantically the same policy: same JSON
+// values, rules compared by rulePriority whatever their order. Unparseable
+// text is never equal.
+func (p LifecyclePolicy) Equal(text string) bool {
+	c, err := canonicalPolicy(text)
+	return err == nil && reflect.DeepEqual(p.canonical, c)
+}
+
+type lifecycleDocument struct {
+	Rules []lifecycleRule `json:"rules"`
+}
+
+type lifecycleRule struct {
+	RulePriority *int   `json:"rulePriority"`
+	Description  string `json:"description"`
+	Selection    struct {
+		TagStatus      string   `json:"tagStatus"`
+		TagPrefixList  []string `json:"tagPrefixList"`
+		TagPatternList []string `json:"tagPatternList"`
+		CountType      string   `json:"countType"`
+		CountUnit      string   `json:"countUnit"`
+		CountNumber    *int     `json:"countNumber"`
+	} `json:"selection"`
+	Action struct {
+		Type string `json:"type"`
+	} `json:"action"`
+}
+
+// ParseLifecyclePolicy validates text against the rules ECR enforces and
+// returns the policy. It rejects what ECR would reject on PutLifecyclePolicy,
+// so a bad configuration fails at cold start instead of on every repository.
+func ParseLifecyclePolicy(text string) (LifecyclePolicy, error) {
+	var doc lifecycleDocument
+	if err := json.Unmarshal([]byte(text), &doc); err != nil {
+		return LifecyclePolicy{}, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if len(doc.Rules) == 0 {
+		return LifecyclePolicy{}, errors.New(`"rules" must list at least one rule`)
+	}
+	priorities := map[int]bool{}
+	highest, anyPriority := 0, 0
+	for i, r := range doc.Rules {
+		if err := validateRule(r); err != nil {
+			return LifecyclePolicy{}, fmt.Errorf("rule %d: %w", i+1, err)
+		}
+		p := *r.RulePriority
+		if priorities[p] {
+			return LifecyclePolicy{}, fmt.Errorf("rule %d: duplicate rulePriority %d", i+1, p)
+		}
+		priorities[p] = true
+		highest = max(highest, p)
+		if r.Selection.TagStatus == "any" {
+			if anyPriority != 0 {
+				return LifecyclePolicy{}, errors.New(`only one rule may have tagStatus "any"`)
+			}
+			anyPriority = p
+		}
+	}
+	if anyPriority != 0 && anyPriority != highest {
+		return LifecyclePolicy{}, fmt.Errorf(`the tagStatus "any" rule (rulePriority %d) must have the highest rulePriority (%d)`, anyPriority, highest)
+	}
+	canonical, err := canonicalPolicy(text)
+	if err != nil {
+		return LifecyclePolicy{}, err
+	}
+	return LifecyclePolicy{text: text, canonical: canonical}, nil
+}
+
+func validateRule(r lifecycleRule) error {
+	s := r.Selection
+	switch {
+	case r.RulePriority == nil || *r.RulePriority < 1:
+		return errors.New("rulePriority must be a positive integer")
+	case s.TagStatus != "tagged" && s.TagStatus != "untagged" && s.TagStatus != "any":
+		return fmt.Errorf(`unknown tagStatus %q (want tagged, untagged or any)`, s.TagStatus)
+	case s.TagStatus == "tagged" && len(s.TagPrefixList) == 0 && len(s.TagPatternList) == 0:
+		return errors.New(`tagStatus "tagged" needs a tagPrefixList or tagPatternList`)
+	case s.TagStatus != "tagged" && (len(s.TagPrefixList) > 0 || len(s.TagPatternList) > 0):
+		return errors.New(`tagPrefixList and tagPatternList are only allowed with tagStatus "tagged"`)
+	case s.CountNumber == nil || *s.CountNumber < 1:
+		return errors.New("countNumber must be a positive integer")
+	case r.Action.Type != "expire":
+		return fmt.Errorf(`unknown action type %q (want expire)`, r.Action.Type)
+	}
+	switch s.CountType {
+	case "imageCountMoreThan":
+		if s.CountUnit != "" {
+			return errors.New(`countUnit is not allowed with countType "imageCountMoreThan"`)
+		}
+	case "sinceImagePushed":
+		if s.CountUnit != "days" {
+			return fmt.Errorf(`countType "sinceImagePushed" needs countUnit "days", got %q`, s.CountUnit)
+		}
+	default:
+		return fmt.Errorf(`unknown countType %q (want imageCountMoreThan or sinceImagePushed)`, s.CountType)
+	}
+	return nil
+}
+
+// canonicalPolicy decodes text into plain JSON values (numbers compare
+// numerically) with the rules sorted by rulePriority.
+func canonicalPolicy(text string) (any, error) {
+	var v map[string]any
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
+		return nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if rules, ok := v["rules"].([]any); ok {
+		sort.SliceStable(rules, func(i, j int) bool {
+			return rulePriority(rules[i]) < rulePriority(rules[j])
+		})
+	}
+	return v, nil
+}
+
+func rulePriority(rule any) float64 {
+	m, _ := rule.(map[string]any)
+	n, _ := m["rulePriority"].(float64)
+	return n
+}

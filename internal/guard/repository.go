@@ -1,0 +1,85 @@
+package guard
+
+import (
+	"errors"
+	"time"
+)
+
+// ECR image tag mutability settings, as the ECR API spells them.
+const (
+	Mutable                = "MUTABLE"
+	Immutable              = "IMMUTABLE"
+	ImmutableWithExclusion = "IMMUTABLE_WITH_EXCLUSION"
+	MutableWithExclusion   = "MUTABLE_WITH_EXCLUSION"
+)
+
+// Tag is a repository tag.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// Repository is the live state of one repository, as read from ECR.
+type Repository struct {
+	Name             string
+	ARN              string
+	RegistryID       string
+	Mutability       string
+	ExclusionFilters []string
+	// Tags is nil when the tags were not read.
+	Tags      []Tag
+	Lifecycle Lifecycle
+}
+
+// Lifecycle is a repository's lifecycle policy as read from ECR.
+type Lifecycle struct {
+	Exists bool
+	Text   string
+}
+
+// MutabilitySetting is what PutImageTagMutability writes.
+type MutabilitySetting struct {
+	Mutability       string
+	ExclusionFilters []string
+}
+
+// Event holds the facts of one CloudTrail record that ecr-guard acts on.
+// The event only says which repository to look at, who changed it and what
+// they asked for; decisions come from the live Repository.
+type Event struct {
+	ID         string // EventBridge envelope id
+	EventID    string // CloudTrail eventID
+	Name       string // CloudTrail eventName
+	Time       time.Time
+	Region     string
+	Account    string // recipientAccountId
+	ErrorCode  string
+	Principal  Principal
+	SourceIP   string
+	UserAgent  string
+	Repository string
+	RegistryID string
+	Request    Request
+}
+
+// Principal is who made the call.
+type Principal struct {
+	Type      string
+	ARN       string
+	AccountID string
+	IssuerARN string // sessionContext.sessionIssuer.arn for assumed roles
+	InvokedBy string
+}
+
+// Request is what the call asked for, as far as the rules care.
+type Request struct {
+	Mutability       string // PutImageTagMutability, CreateRepository ("" = not given)
+	ExclusionFilters []string
+	Tags             []Tag    // TagResource, CreateRepository
+	TagKeys          []string // UntagResource
+	LifecyclePolicy  string   // PutLifecyclePolicy
+}
+
+// ErrRepositoryNotFound means the repository no longer exists; adapters
+// return it (wrapped) so callers need not know the ECR error types.
+var ErrRepositoryNotFound = errors.New("repository not found")

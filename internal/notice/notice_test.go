@@ -1,0 +1,151 @@
+package notice
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+)
+
+func rules(t *testing.T) guard.Rules {
+	t.Helper()
+	baseline, err := guard.ParseLifecyclePolicy(guard.DefaultLifecyclePolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return guard.Rules{Baseline: baseline, LifecycleMode: guard.LifecycleEnforce, ExemptTags: []guard.TagMatcher{{Key: "environment", Value: "dev"}}}
+}
+
+func createEvent() guard.Event {
+	return guard.Event{
+		ID: "env-1", EventID: "ct-1", Name: guard.EventCreateRepository,
+		Time:   time.Date(2025, 6, 10, 14, 10, 2, 0, time.UTC),
+		Region: "us-east-1", Account: "123456789012",
+		Principal:  guard.Principal{Type: "IAMUser", ARN: "arn:aws:iam::123456789012:user/alice"},
+		SourceIP:   "198.51.100.23",
+		UserAgent:  "aws-cli/2.27.31",
+		Repository: "team-a/web",
+		Request:    guard.Request{Mutability: guard.Mutable},
+	}
+}
+
+func TestForEventRemediatedWithLifecycle(t *testing.T) {
+	r := rules(t)
+	before := guard.Repository{Name: "team-a/web", ARN: "arn:aws:ecr:us-east-1:123456789012:repository/team-a/web", RegistryID: "123456789012", Mutability: guard.Mutable}
+	ev := createEvent()
+	checks := guard.ChecksFor(ev.Name)
+	plan := r.Decide(guard.Input{Event: &ev, Checks: checks, Repo: before, Now: time.Now()})
+	m := ForEvent(EventInput{Event: ev, Checks: checks, Before: before, Plan: plan, Rules: r})
+
+	if want := "[ecr-guard] REMEDIATED team-a/web -> IMMUTABLE (123456789012 us-east-1)"; m.Subject != want {
+		t.Errorf("subject = %q, want %q", m.Subject, want)
+	}
+	wantAttrs := map[string]string{"kind": "REMEDIATED", "severity": "HIGH", "repository": "team-a/web", "account": "123456789012", "region": "us-east-1", "eventName": "CreateRepository"}
+	for k, v := range wantAttrs {
+		if m.Attributes[k] != v {
+			t.Errorf("attribute %s = %q, want %q", k, m.Attributes[k], v)
+		}
+	}
+	for _, want := range []string{
+		"ecr-guard REMEDIATED (HIGH): repository team-a/web in account 123456789012, us-east-1",
+		"What changed: CreateRepository with image tag mutability MUTABLE",
+		"Who:          arn:aws:iam::123456789012:user/alice (IAMUser)",
+		"From:         198.51.100.23, aws-cli/2.27.31",
+		"When:         2025-06-10T14:10:02Z (CloudTrail event ct-1)",
+		"[REMEDIATED] set image tag mutability MUTABLE -> IMMUTABLE",
+		"[LIFECYCLE_RESTORED] no lifecycle policy; applied the baseline lifecycle policy",
+		"Now:          image tag mutability IMMUTABLE, lifecycle policy baseline",
+		"Console:      https://us-east-1.console.aws.amazon.com/ecr/repositories/private/123456789012/team-a/web?region=us-east-1",
+	} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+	}
+
+	body, err := m.SNSMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var structured map[string]string
+	if err := json.Unmarshal([]byte(body), &structured); err != nil {
+		t.Fatal(err)
+	}
+	if structured["default"] != m.Text || structured["email"] != m.Text {
+		t.Error("default and email must carry the text report")
+	}
+	for _, proto := range []string{"sqs", "lambda", "http", "https"} {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(structured[proto]), &doc); err != nil {
+			t.Fatalf("%s body is not JSON: %v", proto, err)
+		}
+		if doc["schemaVersion"] != SchemaVersion || doc["kind"] != "REMEDIATED" || doc["severity"] != "HIGH" || doc["dryRun"] != false {
+			t.Errorf("%s document = %v", proto, doc)
+		}
+	}
+	var doc EventDocument
+	if err := json.Unmarshal([]byte(structured["sqs"]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Before.ImageTagMutability != "MUTABLE" || doc.Before.LifecyclePolicy != "absent" ||
+		doc.After.ImageTagMutability != "IMMUTABLE" || doc.After.LifecyclePolicy != "baseline" {
+		t.Errorf("before %+v after %+v", doc.Before, doc.After)
+	}
+	if len(doc.Actions) != 2 || doc.Actions[1].Severity != "LOW" || doc.Trigger.PrincipalARN != "arn:aws:iam::123456789012:user/alice" ||
+		doc.Repository.ARN != before.ARN || doc.Exemption != nil {
+		t.Errorf("document = %+v", doc)
+	}
+}
+
+func TestForEventExemptCarriesTheExemption(t *testing.T) {
+	r := rules(t)
+	ev := createEvent()
+	ev.Name = guard.EventPutImageTagMutability
+	before := guard.Repository{Name: "team-a/web", RegistryID: "123456789012", Mutability: guard.Mutable,
+		Tags: []guard.Tag{{Key: "environment", Value: "dev"}, {Key: "exemption-expires", Value: "2099-01-01"}}}
+	r.ExemptionExpiresTag = "exemption-expires"
+	plan := r.Decide(guard.Input{Event: &ev, Checks: guard.ChecksFor(ev.Name), Repo: before, Now: time.Now()})
+	m := ForEvent(EventInput{Event: ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r})
+	doc := m.Document.(EventDocument)
+	if doc.Kind != guard.KindExempt || doc.Severity != "MEDIUM" || doc.Exemption == nil ||
+		doc.Exemption.Tag != "environment=dev" || doc.Exemption.Expires != "2099-01-01" || doc.Before.LifecyclePolicy != "" {
+		t.Fatalf("document = %+v exemption %+v", doc, doc.Exemption)
+	}
+	if m.Subject != "[ecr-guard] EXEMPT team-a/web (123456789012 us-east-1)" {
+		t.Errorf("subject = %q", m.Subject)
+	}
+}
+
+func TestForEventDryRun(t *testing.T) {
+	r := rules(t)
+	r.DryRun = true
+	ev := createEvent()
+	before := guard.Repository{Name: "team-a/web", Mutability: guard.Mutable}
+	plan := r.Decide(guard.Input{Event: &ev, Checks: guard.ChecksFor(ev.Name), Repo: before, Now: time.Now()})
+	m := ForEvent(EventInput{Event: ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r})
+	doc := m.Document.(EventDocument)
+	if doc.Kind != guard.KindWouldRemediate || !doc.DryRun || doc.After.ImageTagMutability != guard.Mutable {
+		t.Errorf("document = %+v", doc)
+	}
+	if !strings.Contains(m.Text, "DRY RUN: nothing was changed.") || !strings.HasPrefix(m.Subject, "[ecr-guard] WOULD_REMEDIATE team-a/web -> IMMUTABLE") {
+		t.Errorf("subject %q text:\n%s", m.Subject, m.Text)
+	}
+}
+
+func TestSubjectStaysWithinSNSLimits(t *testing.T) {
+	long := strings.Repeat("very-long-name/", 20)
+	s := subject("WOULD_RESTORE_LIFECYCLE", long, "(123456789012 ap-southeast-2)")
+	if len(s) > MaxSubjectLength || !strings.HasSuffix(s, "...(123456789012 ap-southeast-2)") && !strings.HasSuffix(s, "... (123456789012 ap-southeast-2)") {
+		t.Errorf("subject %q (%d chars)", s, len(s))
+	}
+	s = subject("REMEDIATED", "bad\nname\u00e9", "")
+	if s != "[ecr-guard] REMEDIATED bad?name?" {
+		t.Errorf("subject %q", s)
+	}
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			t.Errorf("non-printable %q in subject", r)
+		}
+	}
+}

@@ -1,0 +1,177 @@
+// Package remediate handles one CloudTrail ECR event: it reads the
+// repository's live state, lets the guard rules decide, makes the writes and
+// publishes the notice.
+package remediate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/ecr-guard/ecr-guard/internal/awsfail"
+	"github.com/ecr-guard/ecr-guard/internal/cloudtrail"
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
+)
+
+// Repositories reads and writes repository settings.
+type Repositories interface {
+	Describe(ctx context.Context, name, registryID string) (guard.Repository, error)
+	Tags(ctx context.Context, arn string) ([]guard.Tag, error)
+	Lifecycle(ctx context.Context, name, registryID string) (guard.Lifecycle, error)
+	SetMutability(ctx context.Context, name, registryID string, s guard.MutabilitySetting) error
+	PutLifecycle(ctx context.Context, name, registryID, text string) error
+}
+
+// Publisher publishes a notice and returns its message id.
+type Publisher interface {
+	Publish(ctx context.Context, m notice.Message) (string, error)
+}
+
+// Handler handles remediation events.
+type Handler struct {
+	repos   Repositories
+	notices Publisher
+	rules   guard.Rules
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a Handler; now is the clock (time.Now in production).
+func New(repos Repositories, notices Publisher, rules guard.Rules, log *slog.Logger, now func() time.Time) *Handler {
+	return &Handler{repos: repos, notices: notices, rules: rules, log: log, now: now}
+}
+
+// ErrPanic marks an invocation that panicked and was recovered.
+var ErrPanic = errors.New("handler panicked")
+
+// Handle processes one EventBridge event. It returns an error when the event
+// must be retried or kept (Lambda's async retries, then the failure
+// destination): retryable AWS failures, permanent failures after their
+// FAILED notice, malformed events, and notices that could not be published.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("handler panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrPanic, r)
+		}
+	}()
+
+	ev, err := cloudtrail.Decode(raw)
+	if err != nil {
+		var rej *cloudtrail.Rejection
+		errors.As(err, &rej)
+		h.log.Warn("event rejected", "event_id", rej.ID, "cloudtrail_event_id", rej.EventID, "reason", rej.Reason)
+		if errors.Is(err, cloudtrail.ErrNotApplicable) {
+			return nil
+		}
+		return err
+	}
+	log := h.log.With("event_id", ev.ID, "cloudtrail_event_id", ev.EventID, "event_name", ev.Name, "repository", ev.Repository)
+	if h.rules.IsSelf(ev) {
+		log.Info("skipped: the call was made by ecr-guard's own role", "principal", ev.Principal.ARN)
+		return nil
+	}
+
+	checks := guard.ChecksFor(ev.Name)
+	repo, err := h.read(ctx, ev, checks)
+	if errors.Is(err, guard.ErrRepositoryNotFound) {
+		log.Info("skipped: the repository no longer exists")
+		return nil
+	}
+	if err != nil {
+		if awsfail.Retryable(err) {
+			return fmt.Errorf("read repository %s: %w", ev.Repository, err)
+		}
+		plan := guard.Plan{DryRun: h.rules.DryRun}
+		plan.Fail(guard.AreaMutability, "could not read the repository: "+err.Error())
+		return h.report(ctx, log, ev, checks, repo, plan, err)
+	}
+
+	plan := h.rules.Decide(guard.Input{Event: &ev, Checks: checks, Repo: repo, Now: h.now()})
+	writeErr := h.apply(ctx, repo, &plan)
+	if writeErr != nil && awsfail.Retryable(writeErr) {
+		// No notice now: the retry reads the live state again and reports
+		// what it finds (REMEDIATED, or OBSERVED if this attempt's first
+		// write went through).
+		return writeErr
+	}
+	if len(plan.Findings) == 0 {
+		log.Info("compliant: nothing to do", "exemption", plan.Exemption.Status)
+		return nil
+	}
+	return h.report(ctx, log, ev, checks, repo, plan, writeErr)
+}
+
+// read loads what the rules need: the repository, its tags and, when the
+// event concerns lifecycle, its lifecycle policy.
+func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks) (guard.Repository, error) {
+	repo, err := h.repos.Describe(ctx, ev.Repository, ev.RegistryID)
+	if err != nil {
+		return guard.Repository{Name: ev.Repository, RegistryID: ev.RegistryID}, err
+	}
+	if repo.Tags, err = h.repos.Tags(ctx, repo.ARN); err != nil {
+		return repo, err
+	}
+	if h.rules.NeedsLifecycle(checks) {
+		if repo.Lifecycle, err = h.repos.Lifecycle(ctx, repo.Name, repo.RegistryID); err != nil {
+			return repo, err
+		}
+	}
+	return repo, nil
+}
+
+// apply makes the plan's writes (none in a dry run). A permanent failure
+// turns the finding into FAILED and is returned after the other write is
+// tried; a retryable one is returned at once.
+func (h *Handler) apply(ctx context.Context, repo guard.Repository, plan *guard.Plan) error {
+	if plan.DryRun {
+		return nil
+	}
+	var failed error
+	if s := plan.SetMutability; s != nil {
+		if err := h.repos.SetMutability(ctx, repo.Name, repo.RegistryID, *s); err != nil {
+			if awsfail.Retryable(err) {
+				return err
+			}
+			plan.Fail(guard.AreaMutability, "could not set image tag mutability to "+guard.DescribeMutability(s.Mutability, s.ExclusionFilters)+": "+err.Error())
+			failed = err
+		}
+	}
+	if plan.PutLifecycle {
+		if err := h.repos.PutLifecycle(ctx, repo.Name, repo.RegistryID, h.rules.Baseline.Text()); err != nil {
+			if awsfail.Retryable(err) {
+				return err
+			}
+			plan.Fail(guard.AreaLifecycle, "could not apply the baseline lifecycle policy: "+err.Error())
+			failed = errors.Join(failed, err)
+		}
+	}
+	return failed
+}
+
+// report publishes the notice for plan. failure is a permanent error that
+// already became a FAILED finding; it is logged and returned after the
+// notice is out. A notice that cannot be published is logged in full.
+func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, checks guard.Checks, before guard.Repository, plan guard.Plan, failure error) error {
+	msg := notice.ForEvent(notice.EventInput{Event: ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules})
+	if failure != nil {
+		log.Error("remediation failed", "error", failure.Error(), "error_code", awsfail.Code(failure), "kind", msg.Attributes["kind"])
+	}
+	id, err := h.notices.Publish(ctx, msg)
+	if err != nil {
+		body, _ := msg.SNSMessage()
+		log.Error("notice not published", "error", err.Error(), "error_code", awsfail.Code(err),
+			"notice_subject", msg.Subject, "notice_attributes", msg.Attributes, "notice_message", body)
+		return errors.Join(failure, fmt.Errorf("publish notice: %w", err))
+	}
+	log.Info("notice published", "kind", msg.Attributes["kind"], "severity", msg.Attributes["severity"], "message_id", id, "dry_run", plan.DryRun)
+	if failure != nil {
+		return fmt.Errorf("remediate %s: %w", ev.Repository, failure)
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+package remediate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
+)
+
+// fakeRepos is an in-memory stand-in behind the Repositories interface; the
+// real ECR adapter is exercised against moto in the integration tests.
+type fakeRepos struct {
+	repos map[string]*guard.Repository
+	calls []string
+	fail  map[string]error // operation -> error
+	panic string           // operation that panics
+}
+
+func (f *fakeRepos) op(name string) error {
+	f.calls = append(f.calls, name)
+	if f.panic == name {
+		panic("boom in " + name)
+	}
+	return f.fail[name]
+}
+
+func (f *fakeRepos) Describe(_ context.Context, name, _ string) (guard.Repository, error) {
+	if err := f.op("Describe"); err != nil {
+		return guard.Repository{}, err
+	}
+	r, ok := f.repos[name]
+	if !ok {
+		return guard.Repository{}, fmt.Errorf("describe %s: %w", name, guard.ErrRepositoryNotFound)
+	}
+	c := *r
+	c.Tags, c.Lifecycle = nil, guard.Lifecycle{}
+	return c, nil
+}
+
+func (f *fakeRepos) byARN(arn string) *guard.Repository {
+	for _, r := range f.repos {
+		if r.ARN == arn {
+			return r
+		}
+	}
+	return nil
+}
+
+func (f *fakeRepos) Tags(_ context.Context, arn string) ([]guard.Tag, error) {
+	if err := f.op("Tags"); err != nil {
+		return nil, err
+	}
+	return f.byARN(arn).Tags, nil
+}
+
+func (f *fakeRepos) Lifecycle(_ context.Context, name, _ string) (guard.Lifecycle, error) {
+	if err := f.op("Lifecycle"); err != nil {
+		return guard.Lifecycle{}, err
+	}
+	return f.repos[name].Lifecycle, nil
+}
+
+func (f *fakeRepos) SetMutability(_ context.Context, name, _ string, s guard.MutabilitySetting) error {
+	if err := f.op("SetMutability"); err != nil {
+		return err
+	}
+	f.repos[name].Mutability, f.repos[name].ExclusionFilters = s.Mutability, s.ExclusionFilters
+	return nil
+}
+
+func (f *fakeRepos) PutLifecycle(_ context.Context, name, _, text string) error {
+	if err := f.op("PutLifecycle"); err != nil {
+		return err
+	}
+	f.repos[name].Lifecycle = guard.Lifecycle{Exists: true, Text: text}
+	return nil
+}
+
+type fakePublisher struct {
+	sent []notice.Message
+	err  error
+}
+
+func (p *fakePublisher) Publish(_ context.Context, m notice.Message) (string, error) {
+	if p.err != nil {
+		return "", p.err
+	}
+	p.sent = append(p.sent, m)
+	return fmt.Sprintf("msg-%d", len(p.sent)), nil
+}
+
+type fixture struct {
+	repos *fakeRepos
+	pub   *fakePublisher
+	logs  *bytes.Buffer
+	h     *Handler
+}
+
+func newFixture(t *testing.T, mutate func(*guard.Rules)) *fixture {
+	t.Helper()
+	baseline, err := guard.ParseLifecyclePolicy(guard.DefaultLifecyclePolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := guard.Rules{
+		ExemptTags:          []guard.TagMatcher{{Key: "environment", Value: "dev"}},
+		ExemptionExpiresTag: "exemption-expires",
+		Baseline:            baseline,
+		LifecycleMode:       guard.LifecycleEnforce,
+		SelfRoleARN:         "arn:aws:iam::123456789012:role/ecr-guard-RemediatorFunctionRole-1A2B3C4D5E6F",
+	}
+	if mutate != nil {
+		mutate(&rules)
+	}
+	f := &fixture{
+		repos: &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}},
+		pub:   &fakePublisher{},
+		logs:  &bytes.Buffer{},
+	}
+	log := slog.New(slog.NewJSONHandler(f.logs, nil))
+	f.h = New(f.repos, f.pub, rules, log, func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) })
+	return f
+}
+
+func (f *fixture) add(name, mutability string, lifecycle bool, tags ...guard.Tag) {
+	r := &guard.Repository{Name: name, ARN: "arn:aws:ecr:us-east-1:123456789012:repository/" + name, RegistryID: "123456789012", Mutability: mutability, Tags: tags}
+	if lifecycle {
+		r.Lifecycle = guard.Lifecycle{Exists: true, Text: guard.DefaultLifecyclePolicy}
+	}
+	f.repos.repos[name] = r
+}
+
+func event(t *testing.T, name string) json.RawMessage {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func (f *fixture) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", l)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+var (
+	accessDenied = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized", Fault: smithy.FaultClient}
+	throttled    = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "rate exceeded", Fault: smithy.FaultClient}
+)
+
+func TestRejectedEventsMakeNoCallAndLogOneWarning(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     json.RawMessage
+		wantErr bool
+		id      string
+	}{
+		{"failed call", event(t, "put-image-tag-mutability-failed.json"), false, "6f1d8c2e-4b7a-2c1e-9d3f-0a1b2c3d4e07"},
+		{"unhandled event", event(t, "delete-repository.json"), false, "6f1d8c2e-4b7a-2c1e-9d3f-0a1b2c3d4e12"},
+		{"malformed", json.RawMessage(`{"id":"broken-1","source":"aws.ecr"`), true, ""},
+		{"other source", json.RawMessage(`{"id":"s3-1","source":"aws.s3","detail-type":"AWS API Call via CloudTrail","detail":{}}`), true, "s3-1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			err := f.h.Handle(context.Background(), tt.raw)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if len(f.repos.calls) != 0 || len(f.pub.sent) != 0 {
+				t.Fatalf("calls %v, notices %d: a rejected event must cause no AWS call", f.repos.calls, len(f.pub.sent))
+			}
+			lines := f.logLines(t)
+			if len(lines) != 1 || lines[0]["level"] != "WARN" || lines[0]["event_id"] != tt.id || lines[0]["reason"] == "" {
+				t.Fatalf("log = %v", lines)
+			}
+		})
+	}
+}
+
+func TestOwnCallsAreSkipped(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-a/web", guard.Mutable, true)
+	if err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-by-remediator-role.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.repos.calls) != 0 || len(f.pub.sent) != 0 {
+		t.Fatalf("calls %v notices %d", f.repos.calls, len(f.pub.sent))
+	}
+	if l := f.logLines(t); len(l) != 1 || l[0]["level"] != "INFO" {
+		t.Fatalf("log = %v", l)
+	}
+}
+
+func TestRemediatesAndNotifiesOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-a/web", guard.Mutable, false)
+	if err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	r := f.repos.repos["team-a/web"]
+	if r.Mutability != guard.Immutable || !r.Lifecycle.Exists {
+		t.Fatalf("repository = %+v", r)
+	}
+	if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "REMEDIATED" {
+		t.Fatalf("notices = %+v", f.pub.sent)
+	}
+	// The same event again: live state is compliant, so the request to
+	// create it MUTABLE is reported as an observed window, with no write.
+	f.repos.calls = nil
+	if err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.repos.calls {
+		if c == "SetMutability" || c == "PutLifecycle" {
+			t.Fatalf("second delivery wrote: %v", f.repos.calls)
+		}
+	}
+	if len(f.pub.sent) != 2 || f.pub.sent[1].Attributes["kind"] != "OBSERVED" {
+		t.Fatalf("notices = %+v", f.pub.sent)
+	}
+}
+
+func TestCompliantRepositoryGetsNoNotice(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-b/api", guard.Immutable, true)
+	if err := f.h.Handle(context.Background(), event(t, "create-repository-immutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.pub.sent) != 0 {
+		t.Fatalf("notices = %+v", f.pub.sent)
+	}
+}
+
+func TestRepositoryGoneIsSuccessWithoutNotice(t *testing.T) {
+	f := newFixture(t, nil)
+	if err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.pub.sent) != 0 || len(f.repos.calls) != 1 {
+		t.Fatalf("calls %v notices %d", f.repos.calls, len(f.pub.sent))
+	}
+}
+
+func TestPermanentWriteFailureSendsFailedNoticeAndReturnsError(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-a/web", guard.Mutable, false)
+	f.repos.fail["SetMutability"] = accessDenied
+	err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json"))
+	if !errors.Is(err, accessDenied) {
+		t.Fatalf("err = %v, want the AccessDenied error", err)
+	}
+	if len(f.pub.sent) != 1 {
+		t.Fatalf("notices = %d", len(f.pub.sent))
+	}
+	m := f.pub.sent[0]
+	doc := m.Document.(notice.EventDocument)
+	if m.Attributes["kind"] != "FAILED" || m.Attributes["severity"] != "CRITICAL" || len(doc.Actions) != 2 ||
+		doc.Actions[0].Kind != guard.KindFailed || doc.Actions[1].Kind != guard.KindLifecycleRestored {
+		t.Fatalf("notice = %+v actions %+v", m.Attributes, doc.Actions)
+	}
+	if !f.repos.repos["team-a/web"].Lifecycle.Exists {
+		t.Fatal("the lifecycle write must still be made after the mutability write failed")
+	}
+	var sawError bool
+	for _, l := range f.logLines(t) {
+		sawError = sawError || (l["level"] == "ERROR" && l["error_code"] == "AccessDeniedException")
+	}
+	if !sawError {
+		t.Fatalf("no ERROR log: %s", f.logs)
+	}
+}
+
+func TestPermanentReadFailureSendsFailedNotice(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-b/api", guard.Mutable, true)
+	f.repos.fail["Tags"] = accessDenied
+	err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json"))
+	if !errors.Is(err, accessDenied) || len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "FAILED" {
+		t.Fatalf("err %v notices %+v", err, f.pub.sent)
+	}
+	if f.repos.repos["team-b/api"].Mutability != guard.Mutable {
+		t.Fatal("nothing may be written when the state could not be read")
+	}
+}
+
+func TestRetryableFailureReturnsErrorWithoutNotice(t *testing.T) {
+	for _, op := range []string{"Describe", "Tags", "Lifecycle", "SetMutability", "PutLifecycle"} {
+		t.Run(op, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.add("team-a/web", guard.Mutable, false)
+			f.repos.fail[op] = throttled
+			err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json"))
+			if !errors.Is(err, throttled) || len(f.pub.sent) != 0 {
+				t.Fatalf("err %v notices %d", err, len(f.pub.sent))
+			}
+			// Lambda retries the event: the retry reports what it finds.
+			delete(f.repos.fail, op)
+			if err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json")); err != nil {
+				t.Fatal(err)
+			}
+			want := "REMEDIATED"
+			if op == "PutLifecycle" { // the mutability revert went through on the first attempt
+				want = "OBSERVED"
+			}
+			if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != want {
+				t.Fatalf("retry notices = %+v, want one %s", f.pub.sent, want)
+			}
+		})
+	}
+}
+
+func TestPublishFailureIsLoggedInFullAndFails(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-b/api", guard.Mutable, true)
+	f.pub.err = throttled
+	err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json"))
+	if !errors.Is(err, throttled) {
+		t.Fatalf("err = %v", err)
+	}
+	var logged map[string]any
+	for _, l := range f.logLines(t) {
+		if l["msg"] == "notice not published" {
+			logged = l
+		}
+	}
+	if logged == nil || logged["level"] != "ERROR" || !strings.Contains(fmt.Sprint(logged["notice_message"]), "set image tag mutability MUTABLE -> IMMUTABLE") ||
+		!strings.HasPrefix(fmt.Sprint(logged["notice_subject"]), "[ecr-guard] REMEDIATED team-b/api") {
+		t.Fatalf("log = %s", f.logs)
+	}
+	// The retry after a failed publish re-notifies (OBSERVED), never silent.
+	f.pub.err = nil
+	if err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "OBSERVED" {
+		t.Fatalf("notices = %+v", f.pub.sent)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	f := newFixture(t, func(r *guard.Rules) { r.DryRun = true })
+	f.add("team-a/web", guard.Mutable, false)
+	if err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range f.repos.calls {
+		if c == "SetMutability" || c == "PutLifecycle" {
+			t.Fatalf("dry run wrote: %v", f.repos.calls)
+		}
+	}
+	if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "WOULD_REMEDIATE" {
+		t.Fatalf("notices = %+v", f.pub.sent)
+	}
+}
+
+func TestPanicIsRecoveredIntoAnError(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-b/api", guard.Mutable, true)
+	f.repos.panic = "Tags"
+	err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json"))
+	if !errors.Is(err, ErrPanic) {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(f.logs.String(), "boom in Tags") {
+		t.Fatalf("log = %s", f.logs)
+	}
+}
