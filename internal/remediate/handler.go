@@ -23,8 +23,7 @@ type Repositories interface {
 	Describe(ctx context.Context, name, registryID string) (guard.Repository, error)
 	Tags(ctx context.Context, arn string) ([]guard.Tag, error)
 	Lifecycle(ctx context.Context, name, registryID string) (guard.Lifecycle, error)
-	SetMutability(ctx context.Context, name, registryID string, s guard.MutabilitySetting) error
-	PutLifecycle(ctx context.Context, name, registryID, text string) error
+	Writer
 }
 
 // Publisher publishes a notice and returns its message id.
@@ -93,7 +92,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 	}
 
 	plan := h.rules.Decide(guard.Input{Event: &ev, Checks: checks, Repo: repo, Now: h.now()})
-	writeErr := h.apply(ctx, repo, &plan)
+	writeErr := Apply(ctx, h.repos, repo, &plan, h.rules.Baseline)
 	if writeErr != nil && awsfail.Retryable(writeErr) {
 		// No notice now: the retry reads the live state again and reports
 		// what it finds (REMEDIATED, or OBSERVED if this attempt's first
@@ -123,35 +122,6 @@ func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks)
 		}
 	}
 	return repo, nil
-}
-
-// apply makes the plan's writes (none in a dry run). A permanent failure
-// turns the finding into FAILED and is returned after the other write is
-// tried; a retryable one is returned at once.
-func (h *Handler) apply(ctx context.Context, repo guard.Repository, plan *guard.Plan) error {
-	if plan.DryRun {
-		return nil
-	}
-	var failed error
-	if s := plan.SetMutability; s != nil {
-		if err := h.repos.SetMutability(ctx, repo.Name, repo.RegistryID, *s); err != nil {
-			if awsfail.Retryable(err) {
-				return err
-			}
-			plan.Fail(guard.AreaMutability, "could not set image tag mutability to "+guard.DescribeMutability(s.Mutability, s.ExclusionFilters)+": "+err.Error())
-			failed = err
-		}
-	}
-	if plan.PutLifecycle {
-		if err := h.repos.PutLifecycle(ctx, repo.Name, repo.RegistryID, h.rules.Baseline.Text()); err != nil {
-			if awsfail.Retryable(err) {
-				return err
-			}
-			plan.Fail(guard.AreaLifecycle, "could not apply the baseline lifecycle policy: "+err.Error())
-			failed = errors.Join(failed, err)
-		}
-	}
-	return failed
 }
 
 // report publishes the notice for plan. failure is a permanent error that
