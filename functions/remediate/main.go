@@ -16,6 +16,7 @@ import (
 
 	"github.com/ecr-guard/ecr-guard/internal/config"
 	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/remediate"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 )
@@ -36,6 +37,7 @@ func main() {
 	h := remediate.New(
 		ecrrepo.New(ecr.NewFromConfig(awsCfg)),
 		snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN),
+		metrics.NewEMF(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now),
 		cfg.Rules, log, time.Now,
 	)
 	lambda.Start(h.Handle)

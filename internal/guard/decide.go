@@ -16,6 +16,7 @@ const (
 	KindObserved              Kind = "OBSERVED"
 	KindExempt                Kind = "EXEMPT"
 	KindExemptionGranted      Kind = "EXEMPTION_GRANTED"
+	KindExemptionRejected     Kind = "EXEMPTION_REJECTED"
 	KindLifecycleRestored     Kind = "LIFECYCLE_RESTORED"
 	KindWouldRestoreLifecycle Kind = "WOULD_RESTORE_LIFECYCLE"
 )
@@ -60,12 +61,14 @@ type Finding struct {
 	Summary string
 }
 
-// Severity: CRITICAL for failures, HIGH for mutability changes, MEDIUM for
-// exemptions, LOW for lifecycle.
+// Severity: CRITICAL for failures, HIGH for mutability changes and rejected
+// exemptions, MEDIUM for exemptions, LOW for lifecycle.
 func (f Finding) Severity() Severity {
 	switch {
 	case f.Kind == KindFailed:
 		return SeverityCritical
+	case f.Kind == KindExemptionRejected:
+		return SeverityHigh
 	case f.Kind == KindExempt || f.Kind == KindExemptionGranted:
 		return SeverityMedium
 	case f.Area == AreaMutability:
@@ -187,15 +190,31 @@ func (r Rules) Decide(in Input) Plan {
 	if r.NeedsLifecycle(in.Checks) {
 		r.decideLifecycle(&p, in)
 	}
-	if in.Event != nil && in.Event.Name == EventTagResource && p.Exemption.Active() &&
-		slices.ContainsFunc(in.Event.Request.Tags, r.IsExemptTag) {
+	if in.Event != nil && in.Event.Name == EventTagResource && slices.ContainsFunc(in.Event.Request.Tags, r.IsExemptTag) {
+		r.decideExemptionTagged(&p, in.Event)
+	}
+	return p
+}
+
+// decideExemptionTagged reports a TagResource call that added an exemption
+// tag: granted when it made the repository exempt, rejected when the name is
+// outside EXEMPT_REPOSITORY_PATTERNS (someone tried to exempt a repository
+// that may not be exempt).
+func (r Rules) decideExemptionTagged(p *Plan, e *Event) {
+	switch p.Exemption.Status {
+	case ExemptionActive:
 		p.Findings = append(p.Findings, Finding{
 			Kind:    KindExemptionGranted,
 			Area:    AreaExemption,
 			Summary: "exemption tag " + p.Exemption.Tag + " added" + expirySuffix(p.Exemption) + ": the repository may now have mutable tags",
 		})
+	case ExemptionNameNotAllowed:
+		p.Findings = append(p.Findings, Finding{
+			Kind:    KindExemptionRejected,
+			Area:    AreaExemption,
+			Summary: "exemption tag " + p.Exemption.Tag + " added by " + e.Principal.ARN + ", but the repository name matches no EXEMPT_REPOSITORY_PATTERNS: not exempt",
+		})
 	}
-	return p
 }
 
 func (r Rules) decideMutability(p *Plan, in Input) {

@@ -320,12 +320,20 @@ func TestDecide(t *testing.T) {
 			wantSet:   &MutabilitySetting{Mutability: Immutable},
 		},
 		{
-			name:          "TagResource adding the exemption tag outside the patterns grants nothing",
+			name:          "TagResource adding the exemption tag outside the patterns: EXEMPTION_REJECTED and reverted",
 			rules:         func(r *Rules) { r.ExemptRepositoryPatterns = []string{"sandbox/*"} },
 			event:         event(EventTagResource, Request{Tags: []Tag{devTag}}),
 			repo:          repo(Mutable, nil, devTag),
-			wantKinds:     []Kind{KindRemediated},
+			wantKinds:     []Kind{KindRemediated, KindExemptionRejected},
 			wantSet:       &MutabilitySetting{Mutability: Immutable},
+			wantExemption: ExemptionNameNotAllowed,
+		},
+		{
+			name:          "TagResource adding the exemption tag outside the patterns to an immutable repository: EXEMPTION_REJECTED",
+			rules:         func(r *Rules) { r.ExemptRepositoryPatterns = []string{"sandbox/*"} },
+			event:         event(EventTagResource, Request{Tags: []Tag{devTag}}),
+			repo:          repo(Immutable, nil, devTag),
+			wantKinds:     []Kind{KindExemptionRejected},
 			wantExemption: ExemptionNameNotAllowed,
 		},
 		{
@@ -420,6 +428,7 @@ func TestPlanKindAndSeverity(t *testing.T) {
 		{"would remediate is high", []Finding{{Kind: KindWouldRestoreLifecycle, Area: AreaLifecycle}, {Kind: KindWouldRemediate, Area: AreaMutability}}, KindWouldRemediate, "HIGH"},
 		{"exempt is medium", []Finding{{Kind: KindExempt, Area: AreaMutability}, {Kind: KindLifecycleRestored, Area: AreaLifecycle}}, KindExempt, "MEDIUM"},
 		{"exemption granted is medium", []Finding{{Kind: KindExemptionGranted, Area: AreaExemption}}, KindExemptionGranted, "MEDIUM"},
+		{"exemption rejected is high", []Finding{{Kind: KindExemptionRejected, Area: AreaExemption}}, KindExemptionRejected, "HIGH"},
 		{"failure outranks everything", []Finding{{Kind: KindRemediated, Area: AreaMutability}, {Kind: KindFailed, Area: AreaLifecycle}}, KindFailed, "CRITICAL"},
 	}
 	for _, tt := range tests {

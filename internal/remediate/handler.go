@@ -15,6 +15,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 	"github.com/ecr-guard/ecr-guard/internal/cloudtrail"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
@@ -31,19 +32,34 @@ type Publisher interface {
 	Publish(ctx context.Context, m notice.Message) (string, error)
 }
 
+// Metrics counts outcomes.
+type Metrics interface {
+	Count(metric, kind string, value int)
+}
+
 // Handler handles remediation events.
 type Handler struct {
 	repos   Repositories
 	notices Publisher
+	metrics Metrics
 	rules   guard.Rules
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // New returns a Handler; now is the clock (time.Now in production).
-func New(repos Repositories, notices Publisher, rules guard.Rules, log *slog.Logger, now func() time.Time) *Handler {
-	return &Handler{repos: repos, notices: notices, rules: rules, log: log, now: now}
+func New(repos Repositories, notices Publisher, metrics Metrics, rules guard.Rules, log *slog.Logger, now func() time.Time) *Handler {
+	return &Handler{repos: repos, notices: notices, metrics: metrics, rules: rules, log: log, now: now}
 }
+
+// Reasons an event is skipped, the Kind of the Skipped metric.
+const (
+	skipMalformed     = "malformed"
+	skipNotApplicable = "not-applicable"
+	skipSelf          = "self"
+	skipGone          = "repository-gone"
+	skipCompliant     = "compliant"
+)
 
 // ErrPanic marks an invocation that panicked and was recovered.
 var ErrPanic = errors.New("handler panicked")
@@ -66,13 +82,16 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		errors.As(err, &rej)
 		h.log.Warn("event rejected", "event_id", rej.ID, "cloudtrail_event_id", rej.EventID, "reason", rej.Reason)
 		if errors.Is(err, cloudtrail.ErrNotApplicable) {
+			h.metrics.Count(metrics.Skipped, skipNotApplicable, 1)
 			return nil
 		}
+		h.metrics.Count(metrics.Skipped, skipMalformed, 1)
 		return err
 	}
 	log := h.log.With("event_id", ev.ID, "cloudtrail_event_id", ev.EventID, "event_name", ev.Name, "repository", ev.Repository)
 	if h.rules.IsSelf(ev) {
 		log.Info("skipped: the call was made by ecr-guard's own role", "principal", ev.Principal.ARN)
+		h.metrics.Count(metrics.Skipped, skipSelf, 1)
 		return nil
 	}
 
@@ -80,6 +99,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 	repo, err := h.read(ctx, ev, checks)
 	if errors.Is(err, guard.ErrRepositoryNotFound) {
 		log.Info("skipped: the repository no longer exists")
+		h.metrics.Count(metrics.Skipped, skipGone, 1)
 		return nil
 	}
 	if err != nil {
@@ -101,6 +121,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 	}
 	if len(plan.Findings) == 0 {
 		log.Info("compliant: nothing to do", "exemption", plan.Exemption.Status)
+		h.metrics.Count(metrics.Skipped, skipCompliant, 1)
 		return nil
 	}
 	return h.report(ctx, log, ev, checks, repo, plan, writeErr)
@@ -129,12 +150,16 @@ func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks)
 // notice is out. A notice that cannot be published is logged in full.
 func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, checks guard.Checks, before guard.Repository, plan guard.Plan, failure error) error {
 	msg := notice.ForEvent(notice.EventInput{Event: ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules})
+	for _, f := range plan.Findings {
+		h.metrics.Count(metrics.ForKind(f.Kind), string(f.Kind), 1)
+	}
 	if failure != nil {
 		log.Error("remediation failed", "error", failure.Error(), "error_code", awsfail.Code(failure), "kind", msg.Attributes["kind"])
 	}
 	id, err := h.notices.Publish(ctx, msg)
 	if err != nil {
 		body, _ := msg.SNSMessage()
+		h.metrics.Count(metrics.NoticeFailures, msg.Attributes["kind"], 1)
 		log.Error("notice not published", "error", err.Error(), "error_code", awsfail.Code(err),
 			"notice_subject", msg.Subject, "notice_attributes", msg.Attributes, "notice_message", body)
 		return errors.Join(failure, fmt.Errorf("publish notice: %w", err))

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
@@ -102,10 +103,11 @@ func (p *fakePublisher) Publish(_ context.Context, m notice.Message) (string, er
 }
 
 type fixture struct {
-	repos *fakeRepos
-	pub   *fakePublisher
-	logs  *bytes.Buffer
-	h     *Handler
+	repos   *fakeRepos
+	pub     *fakePublisher
+	logs    *bytes.Buffer
+	metrics *bytes.Buffer
+	h       *Handler
 }
 
 func newFixture(t *testing.T, mutate func(*guard.Rules)) *fixture {
@@ -125,12 +127,14 @@ func newFixture(t *testing.T, mutate func(*guard.Rules)) *fixture {
 		mutate(&rules)
 	}
 	f := &fixture{
-		repos: &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}},
-		pub:   &fakePublisher{},
-		logs:  &bytes.Buffer{},
+		repos:   &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}},
+		pub:     &fakePublisher{},
+		logs:    &bytes.Buffer{},
+		metrics: &bytes.Buffer{},
 	}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
-	f.h = New(f.repos, f.pub, rules, log, func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) })
+	now := func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }
+	f.h = New(f.repos, f.pub, metrics.NewEMF(f.metrics, "ecr-guard-remediate", now), rules, log, now)
 	return f
 }
 
@@ -388,5 +392,76 @@ func TestPanicIsRecoveredIntoAnError(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "boom in Tags") {
 		t.Fatalf("log = %s", f.logs)
+	}
+}
+
+// counts sums the EMF metric values written so far by "metric/Kind".
+func (f *fixture) counts(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(f.metrics.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m struct {
+			AWS struct {
+				CloudWatchMetrics []struct {
+					Metrics []struct{ Name string }
+				}
+			} `json:"_aws"`
+		}
+		var values map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil || json.Unmarshal([]byte(l), &values) != nil {
+			t.Fatalf("metric line is not JSON: %q", l)
+		}
+		for _, d := range m.AWS.CloudWatchMetrics {
+			for _, metric := range d.Metrics {
+				out[metric.Name+"/"+fmt.Sprint(values["Kind"])] += int(values[metric.Name].(float64))
+			}
+		}
+	}
+	return out
+}
+
+func TestMetricsCountOutcomes(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-a/web", guard.Mutable, false)
+	f.add("team-b/api", guard.Immutable, true)
+	for _, name := range []string{
+		"create-repository-mutable.json",                   // Remediated + LifecycleRestored
+		"create-repository-immutable.json",                 // compliant
+		"put-image-tag-mutability-failed.json",             // not applicable
+		"put-image-tag-mutability-by-remediator-role.json", // self
+		"put-image-tag-mutability-mutable.json",            // OBSERVED (team-b/api is immutable)
+		"untag-resource-removes-exemption.json",            // team-c/sandbox does not exist
+	} {
+		if err := f.h.Handle(context.Background(), event(t, name)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	_ = f.h.Handle(context.Background(), json.RawMessage(`{`))
+	f.pub.err = throttled
+	f.repos.repos["team-a/web"].Mutability = guard.Mutable
+	_ = f.h.Handle(context.Background(), event(t, "create-repository-mutable.json"))
+
+	want := map[string]int{
+		"Remediated/REMEDIATED":                2,
+		"LifecycleRestored/LIFECYCLE_RESTORED": 1,
+		"Observed/OBSERVED":                    1,
+		"Skipped/compliant":                    1,
+		"Skipped/not-applicable":               1,
+		"Skipped/self":                         1,
+		"Skipped/repository-gone":              1,
+		"Skipped/malformed":                    1,
+		"NoticeFailures/REMEDIATED":            1,
+	}
+	got := f.counts(t)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], v, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("unexpected metrics: %v", got)
 	}
 }
