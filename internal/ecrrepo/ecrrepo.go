@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -96,6 +98,39 @@ func (c *Client) PutLifecycle(ctx context.Context, name, registryID, text string
 		return wrap("PutLifecyclePolicy", name, err)
 	}
 	return nil
+}
+
+// maxImagePages bounds the DescribeImages pages read for one listing.
+const maxImagePages = 10
+
+// ImagesPushedSince lists up to limit images pushed at or after since,
+// newest first. truncated is true when there were more, or when the
+// repository has more images than the bounded pages could read.
+func (c *Client) ImagesPushedSince(ctx context.Context, name, registryID string, since time.Time, limit int) (images []guard.Image, truncated bool, err error) {
+	in := &ecr.DescribeImagesInput{RepositoryName: &name, RegistryId: optional(registryID), MaxResults: aws.Int32(1000)}
+	pages := ecr.NewDescribeImagesPaginator(c.api, in)
+	for page := 0; pages.HasMorePages(); page++ {
+		if page == maxImagePages {
+			truncated = true
+			break
+		}
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, false, wrap("DescribeImages", name, err)
+		}
+		for _, d := range out.ImageDetails {
+			pushed := aws.ToTime(d.ImagePushedAt)
+			if pushed.Before(since) {
+				continue
+			}
+			images = append(images, guard.Image{Digest: aws.ToString(d.ImageDigest), Tags: d.ImageTags, PushedAt: pushed})
+		}
+	}
+	sort.Slice(images, func(i, j int) bool { return images[i].PushedAt.After(images[j].PushedAt) })
+	if len(images) > limit {
+		images, truncated = images[:limit], true
+	}
+	return images, truncated, nil
 }
 
 func fromAPI(r types.Repository) guard.Repository {

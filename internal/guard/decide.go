@@ -151,6 +151,15 @@ func (p Plan) top() (Finding, bool) {
 	return top, true
 }
 
+// MutableWindow reports whether the plan found the repository's tags
+// mutable against the rules (remediated, would be, or observed closed): then
+// images pushed in the meantime may have overwritten trusted tags.
+func (p Plan) MutableWindow() bool {
+	return slices.ContainsFunc(p.Findings, func(f Finding) bool {
+		return f.Area == AreaMutability && (f.Kind == KindRemediated || f.Kind == KindWouldRemediate || f.Kind == KindObserved)
+	})
+}
+
 // Fail replaces the planned outcome for area with a FAILED finding: the
 // write was refused for good.
 func (p *Plan) Fail(area Area, summary string) {

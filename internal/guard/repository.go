@@ -83,3 +83,10 @@ type Request struct {
 // ErrRepositoryNotFound means the repository no longer exists; adapters
 // return it (wrapped) so callers need not know the ECR error types.
 var ErrRepositoryNotFound = errors.New("repository not found")
+
+// Image is an image in a repository, listed for incident response.
+type Image struct {
+	Digest   string
+	Tags     []string
+	PushedAt time.Time
+}

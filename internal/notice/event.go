@@ -15,6 +15,31 @@ type EventInput struct {
 	Before guard.Repository
 	Plan   guard.Plan
 	Rules  guard.Rules
+	Pushed *PushedImages // when the tags were found mutable
+}
+
+// PushedImages are the images pushed since the change that made tags
+// mutable: any of them may have overwritten a trusted tag.
+type PushedImages struct {
+	Since     time.Time
+	Images    []guard.Image
+	Truncated bool
+	Error     string // the listing failed
+}
+
+// PushedWhileMutable is the document's list of images to verify.
+type PushedWhileMutable struct {
+	Since     string        `json:"since"`
+	Images    []PushedImage `json:"images"`
+	Truncated bool          `json:"truncated"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// PushedImage is one image to verify.
+type PushedImage struct {
+	Digest   string   `json:"digest"`
+	Tags     []string `json:"tags"`
+	PushedAt string   `json:"pushedAt"`
 }
 
 // EventDocument is the JSON document of an event notice (schema 1.0).
@@ -29,7 +54,9 @@ type EventDocument struct {
 	After         RepositoryState  `json:"after"`
 	Actions       []Action         `json:"actions"`
 	Exemption     *ExemptionDetail `json:"exemption,omitempty"`
-	ConsoleURL    string           `json:"consoleUrl,omitempty"`
+	// PushedWhileMutable: "pushed while tags were mutable: verify these".
+	PushedWhileMutable *PushedWhileMutable `json:"pushedWhileMutable,omitempty"`
+	ConsoleURL         string              `json:"consoleUrl,omitempty"`
 }
 
 // RepositoryRef identifies the repository.
@@ -110,6 +137,9 @@ func ForEvent(in EventInput) Message {
 	for _, f := range p.Findings {
 		doc.Actions = append(doc.Actions, Action{Kind: f.Kind, Area: f.Area, Severity: f.Severity().String(), Summary: f.Summary})
 	}
+	if in.Pushed != nil {
+		doc.PushedWhileMutable = pushedDocument(*in.Pushed)
+	}
 	if p.Exemption.Status != guard.ExemptionNone && p.Exemption.Status != "" {
 		doc.Exemption = &ExemptionDetail{Status: p.Exemption.Status, Tag: p.Exemption.Tag, Expires: p.Exemption.Expires}
 	}
@@ -149,6 +179,9 @@ func eventText(doc EventDocument, e guard.Event, account string) string {
 		fmt.Fprintf(&b, "  - [%s] %s\n", a.Kind, a.Summary)
 	}
 	fmt.Fprintf(&b, "Now:          %s\n", describeState(doc.After))
+	if pw := doc.PushedWhileMutable; pw != nil {
+		writePushed(&b, *pw)
+	}
 	if doc.ConsoleURL != "" {
 		fmt.Fprintf(&b, "Console:      %s\n", doc.ConsoleURL)
 	}
@@ -228,4 +261,38 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+func pushedDocument(p PushedImages) *PushedWhileMutable {
+	d := &PushedWhileMutable{Since: p.Since.UTC().Format(time.RFC3339), Images: []PushedImage{}, Truncated: p.Truncated, Error: p.Error}
+	for _, img := range p.Images {
+		tags := img.Tags
+		if tags == nil {
+			tags = []string{}
+		}
+		d.Images = append(d.Images, PushedImage{Digest: img.Digest, Tags: tags, PushedAt: img.PushedAt.UTC().Format(time.RFC3339)})
+	}
+	return d
+}
+
+func writePushed(b *strings.Builder, p PushedWhileMutable) {
+	switch {
+	case p.Error != "":
+		fmt.Fprintf(b, "Pushed while tags were mutable: could not list the images pushed since %s (%s): check them by hand\n", p.Since, p.Error)
+		return
+	case len(p.Images) == 0:
+		fmt.Fprintf(b, "Pushed while tags were mutable: no image pushed since %s\n", p.Since)
+		return
+	}
+	fmt.Fprintf(b, "Pushed while tags were mutable (since %s): verify these:\n", p.Since)
+	for _, img := range p.Images {
+		tags := "untagged"
+		if len(img.Tags) > 0 {
+			tags = "tags " + strings.Join(img.Tags, ", ")
+		}
+		fmt.Fprintf(b, "  - %s %s, pushed %s\n", img.Digest, tags, img.PushedAt)
+	}
+	if p.Truncated {
+		fmt.Fprintf(b, "  (more images were pushed: the list stops at %d; see the console)\n", len(p.Images))
+	}
 }

@@ -24,8 +24,12 @@ type Repositories interface {
 	Describe(ctx context.Context, name, registryID string) (guard.Repository, error)
 	Tags(ctx context.Context, arn string) ([]guard.Tag, error)
 	Lifecycle(ctx context.Context, name, registryID string) (guard.Lifecycle, error)
+	ImagesPushedSince(ctx context.Context, name, registryID string, since time.Time, limit int) ([]guard.Image, bool, error)
 	Writer
 }
+
+// maxListedImages bounds the images listed in a notice.
+const maxListedImages = 100
 
 // Publisher publishes a notice and returns its message id.
 type Publisher interface {
@@ -127,6 +131,19 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 	return h.report(ctx, log, ev, checks, repo, plan, writeErr)
 }
 
+// pushedWhileMutable lists the images pushed since the event, for the
+// security team to verify. A failure to list them must not hold back the
+// notice, so it is reported in the notice instead.
+func (h *Handler) pushedWhileMutable(ctx context.Context, log *slog.Logger, ev guard.Event, repo guard.Repository) *notice.PushedImages {
+	images, truncated, err := h.repos.ImagesPushedSince(ctx, repo.Name, repo.RegistryID, ev.Time, maxListedImages)
+	pushed := &notice.PushedImages{Since: ev.Time, Images: images, Truncated: truncated}
+	if err != nil {
+		log.Warn("could not list images pushed while tags were mutable", "error", err.Error(), "error_code", awsfail.Code(err))
+		pushed.Error = err.Error()
+	}
+	return pushed
+}
+
 // read loads what the rules need: the repository, its tags and, when the
 // event concerns lifecycle, its lifecycle policy.
 func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks) (guard.Repository, error) {
@@ -149,7 +166,11 @@ func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks)
 // already became a FAILED finding; it is logged and returned after the
 // notice is out. A notice that cannot be published is logged in full.
 func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, checks guard.Checks, before guard.Repository, plan guard.Plan, failure error) error {
-	msg := notice.ForEvent(notice.EventInput{Event: ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules})
+	in := notice.EventInput{Event: ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules}
+	if plan.MutableWindow() {
+		in.Pushed = h.pushedWhileMutable(ctx, log, ev, before)
+	}
+	msg := notice.ForEvent(in)
 	for _, f := range plan.Findings {
 		h.metrics.Count(metrics.ForKind(f.Kind), string(f.Kind), 1)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +24,11 @@ import (
 // fakeRepos is an in-memory stand-in behind the Repositories interface; the
 // real ECR adapter is exercised against moto in the integration tests.
 type fakeRepos struct {
-	repos map[string]*guard.Repository
-	calls []string
-	fail  map[string]error // operation -> error
-	panic string           // operation that panics
+	repos  map[string]*guard.Repository
+	images []guard.Image // every repository's images
+	calls  []string
+	fail   map[string]error // operation -> error
+	panic  string           // operation that panics
 }
 
 func (f *fakeRepos) op(name string) error {
@@ -71,6 +73,22 @@ func (f *fakeRepos) Lifecycle(_ context.Context, name, _ string) (guard.Lifecycl
 		return guard.Lifecycle{}, err
 	}
 	return f.repos[name].Lifecycle, nil
+}
+
+func (f *fakeRepos) ImagesPushedSince(_ context.Context, _, _ string, since time.Time, limit int) ([]guard.Image, bool, error) {
+	if err := f.op("ImagesPushedSince"); err != nil {
+		return nil, false, err
+	}
+	var out []guard.Image
+	for _, img := range f.images {
+		if !img.PushedAt.Before(since) {
+			out = append(out, img)
+		}
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
 }
 
 func (f *fakeRepos) SetMutability(_ context.Context, name, _ string, s guard.MutabilitySetting) error {
@@ -463,5 +481,50 @@ func TestMetricsCountOutcomes(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("unexpected metrics: %v", got)
+	}
+}
+
+func TestMutableWindowListsImagesPushedSinceTheChange(t *testing.T) {
+	changed := time.Date(2025, 6, 10, 14, 20, 11, 0, time.UTC) // the sample's eventTime
+	f := newFixture(t, nil)
+	f.add("team-b/api", guard.Mutable, true)
+	f.repos.images = []guard.Image{
+		{Digest: "sha256:before", Tags: []string{"v1.0.0"}, PushedAt: changed.Add(-time.Hour)},
+		{Digest: "sha256:after", Tags: []string{"v1.0.0"}, PushedAt: changed.Add(time.Minute)},
+	}
+	if err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	m := f.pub.sent[0]
+	doc := m.Document.(notice.EventDocument)
+	if pw := doc.PushedWhileMutable; pw == nil || len(pw.Images) != 1 || pw.Images[0].Digest != "sha256:after" || pw.Since != "2025-06-10T14:20:11Z" {
+		t.Fatalf("pushedWhileMutable = %+v", doc.PushedWhileMutable)
+	}
+	if !strings.Contains(m.Text, "Pushed while tags were mutable (since 2025-06-10T14:20:11Z): verify these:") || !strings.Contains(m.Text, "sha256:after tags v1.0.0") || strings.Contains(m.Text, "sha256:before") {
+		t.Fatalf("text:\n%s", m.Text)
+	}
+}
+
+func TestNoImageListingWithoutAMutableWindow(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-a/web", guard.Immutable, false)
+	if err := f.h.Handle(context.Background(), event(t, "delete-lifecycle-policy.json")); err != nil {
+		t.Fatal(err)
+	}
+	if doc := f.pub.sent[0].Document.(notice.EventDocument); doc.PushedWhileMutable != nil || slices.Contains(f.repos.calls, "ImagesPushedSince") {
+		t.Fatalf("listed images for a lifecycle-only notice: %v", f.repos.calls)
+	}
+}
+
+func TestImageListingFailureStillNotifies(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-b/api", guard.Mutable, true)
+	f.repos.fail["ImagesPushedSince"] = accessDenied
+	if err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json")); err != nil {
+		t.Fatal(err)
+	}
+	m := f.pub.sent[0]
+	if m.Attributes["kind"] != "REMEDIATED" || !strings.Contains(m.Text, "could not list the images pushed since") {
+		t.Fatalf("notice %v text:\n%s", m.Attributes, m.Text)
 	}
 }
