@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -120,4 +121,52 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// Sweep defaults and bounds (SWEEP_CONCURRENCY, SWEEP_MAX_TPS).
+const (
+	DefaultSweepConcurrency = 8
+	MaxSweepConcurrency     = 64
+	DefaultSweepMaxTPS      = 20
+)
+
+// SweepConfig is the validated configuration of the sweep function: the
+// remediation function's settings (same rules, topic, dry run) plus pacing.
+type SweepConfig struct {
+	Config
+	// Concurrency is the number of repositories evaluated at once (1..64).
+	Concurrency int
+	// MaxTPS caps the ECR requests per second across all workers; 0 means
+	// no client-side limit (the SDK's adaptive retry still backs off).
+	MaxTPS float64
+}
+
+// LoadSweep parses the environment for the sweep function: everything Load
+// reads, plus SWEEP_CONCURRENCY and SWEEP_MAX_TPS. The error names every
+// variable at fault.
+func LoadSweep(getenv func(string) string) (SweepConfig, error) {
+	c, loadErr := Load(getenv)
+	var errs []error
+	s := SweepConfig{Config: c, Concurrency: DefaultSweepConcurrency, MaxTPS: DefaultSweepMaxTPS}
+	if v, ok := lookup(getenv, "SWEEP_CONCURRENCY"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxSweepConcurrency {
+			errs = append(errs, fmt.Errorf("SWEEP_CONCURRENCY: %q is not a whole number from 1 to %d", v, MaxSweepConcurrency))
+		}
+		s.Concurrency = n
+	}
+	if v, ok := lookup(getenv, "SWEEP_MAX_TPS"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			errs = append(errs, fmt.Errorf("SWEEP_MAX_TPS: %q is not a number >= 0 (0 means no limit)", v))
+		}
+		s.MaxTPS = f
+	}
+	if len(errs) > 0 {
+		return SweepConfig{}, errors.Join(loadErr, fmt.Errorf("invalid configuration: %w", errors.Join(errs...)))
+	}
+	if loadErr != nil {
+		return SweepConfig{}, loadErr
+	}
+	return s, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/time/rate"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
@@ -23,6 +25,57 @@ type Client struct {
 
 // New wraps an ECR client.
 func New(api *ecr.Client) *Client { return &Client{api: api} }
+
+// PageSize is the number of repositories ListPage asks for, the most
+// DescribeRepositories returns at once.
+const PageSize = 1000
+
+// ListPage reads one page of the registry's repositories (their mutability
+// settings, not tags or lifecycle): the first page for token "", else the
+// page a previous call's next token points at. next is "" on the last page.
+func (c *Client) ListPage(ctx context.Context, token string) (repos []guard.Repository, next string, err error) {
+	out, err := c.api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{
+		MaxResults: aws.Int32(PageSize),
+		NextToken:  optional(token),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("DescribeRepositories (page): %w", err)
+	}
+	repos = make([]guard.Repository, len(out.Repositories))
+	for i, r := range out.Repositories {
+		repos[i] = fromAPI(r)
+	}
+	return repos, aws.ToString(out.NextToken), nil
+}
+
+// WithRateLimit makes every ECR request attempt, retries included, wait for
+// limiter first, so all the client's calls together stay within its rate.
+// A nil limiter leaves the client unlimited.
+//
+//	ecr.NewFromConfig(cfg, ecrrepo.WithRateLimit(rate.NewLimiter(20, 1)))
+func WithRateLimit(limiter *rate.Limiter) func(*ecr.Options) {
+	return func(o *ecr.Options) {
+		if limiter == nil {
+			return
+		}
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			wait := middleware.FinalizeMiddlewareFunc("ecr-guard/RateLimit", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if err := limiter.Wait(ctx); err != nil {
+					// Either the context is done or the wait would outlast its
+					// deadline: both are deadline failures to awsfail.
+					cause := ctx.Err()
+					if cause == nil {
+						cause = context.DeadlineExceeded
+					}
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("client-side rate limit: %w (%v)", cause, err)
+				}
+				return next.HandleFinalize(ctx, in)
+			})
+			// After the retry middleware: once per attempt, not once per call.
+			return stack.Finalize.Insert(wait, "Retry", middleware.After)
+		})
+	}
+}
 
 // Describe reads the repository's mutability settings (not its tags or lifecycle).
 func (c *Client) Describe(ctx context.Context, name, registryID string) (guard.Repository, error) {

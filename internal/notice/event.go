@@ -8,9 +8,11 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
-// EventInput is what an event notice reports on.
+// EventInput is what an event notice reports on. Event is nil for a
+// repository the scheduled sweep reports on (a FAILED notice): the notice
+// then has no trigger and takes region and account from the repository ARN.
 type EventInput struct {
-	Event  guard.Event
+	Event  *guard.Event
 	Checks guard.Checks
 	Before guard.Repository
 	Plan   guard.Plan
@@ -49,7 +51,7 @@ type EventDocument struct {
 	Severity      string           `json:"severity"`
 	DryRun        bool             `json:"dryRun"`
 	Repository    RepositoryRef    `json:"repository"`
-	Trigger       Trigger          `json:"trigger"`
+	Trigger       *Trigger         `json:"trigger,omitempty"`
 	Before        RepositoryState  `json:"before"`
 	After         RepositoryState  `json:"after"`
 	Actions       []Action         `json:"actions"`
@@ -67,7 +69,7 @@ type RepositoryRef struct {
 	Region     string `json:"region,omitempty"`
 }
 
-// Trigger is the CloudTrail call that led to the notice.
+// Trigger is the CloudTrail call that led to the notice (none for the sweep).
 type Trigger struct {
 	EventName       string `json:"eventName"`
 	EventID         string `json:"eventID"`
@@ -104,7 +106,13 @@ type ExemptionDetail struct {
 
 // ForEvent builds the notice for one event's plan. The plan must have findings.
 func ForEvent(in EventInput) Message {
-	e, p := in.Event, in.Plan
+	p := in.Plan
+	e := in.Event
+	if e == nil {
+		// The scheduled sweep: no CloudTrail call, only the repository.
+		region, account := arnRegionAccount(in.Before.ARN)
+		e = &guard.Event{Region: region, Account: firstNonEmpty(in.Before.RegistryID, account), Repository: in.Before.Name}
+	}
 	kind, severity := p.Kind(), p.Severity().String()
 	repo := RepositoryRef{Name: in.Before.Name, ARN: in.Before.ARN, RegistryID: in.Before.RegistryID, Region: e.Region}
 	if repo.Name == "" {
@@ -121,7 +129,12 @@ func ForEvent(in EventInput) Message {
 		Severity:      severity,
 		DryRun:        p.DryRun,
 		Repository:    repo,
-		Trigger: Trigger{
+		Before:     stateOf(in.Before, withLifecycle, in.Rules),
+		After:      stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules),
+		ConsoleURL: ConsoleURL(repo.Region, repo.RegistryID, repo.Name),
+	}
+	if in.Event != nil {
+		doc.Trigger = &Trigger{
 			EventName:       e.Name,
 			EventID:         e.EventID,
 			EventTime:       e.Time.UTC().Format(time.RFC3339),
@@ -129,10 +142,7 @@ func ForEvent(in EventInput) Message {
 			PrincipalType:   e.Principal.Type,
 			SourceIPAddress: e.SourceIP,
 			UserAgent:       e.UserAgent,
-		},
-		Before:     stateOf(in.Before, withLifecycle, in.Rules),
-		After:      stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules),
-		ConsoleURL: ConsoleURL(repo.Region, repo.RegistryID, repo.Name),
+		}
 	}
 	for _, f := range p.Findings {
 		doc.Actions = append(doc.Actions, Action{Kind: f.Kind, Area: f.Area, Severity: f.Severity().String(), Summary: f.Summary})
@@ -163,17 +173,21 @@ func ForEvent(in EventInput) Message {
 	}
 }
 
-func eventText(doc EventDocument, e guard.Event, account string) string {
+func eventText(doc EventDocument, e *guard.Event, account string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ecr-guard %s (%s): repository %s in account %s, %s\n", doc.Kind, doc.Severity, doc.Repository.Name, account, e.Region)
 	if doc.DryRun {
 		b.WriteString("DRY RUN: nothing was changed.\n")
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "What changed: %s\n", describeRequest(e))
-	fmt.Fprintf(&b, "Who:          %s (%s)\n", doc.Trigger.PrincipalARN, doc.Trigger.PrincipalType)
-	fmt.Fprintf(&b, "From:         %s, %s\n", e.SourceIP, shorten(e.UserAgent, 100))
-	fmt.Fprintf(&b, "When:         %s (CloudTrail event %s)\n", doc.Trigger.EventTime, e.EventID)
+	if doc.Trigger == nil {
+		b.WriteString("What changed: Scheduled sweep (no CloudTrail event)\n")
+	} else {
+		fmt.Fprintf(&b, "What changed: %s\n", describeRequest(*e))
+		fmt.Fprintf(&b, "Who:          %s (%s)\n", doc.Trigger.PrincipalARN, doc.Trigger.PrincipalType)
+		fmt.Fprintf(&b, "From:         %s, %s\n", e.SourceIP, shorten(e.UserAgent, 100))
+		fmt.Fprintf(&b, "When:         %s (CloudTrail event %s)\n", doc.Trigger.EventTime, e.EventID)
+	}
 	b.WriteString("ecr-guard:\n")
 	for _, a := range doc.Actions {
 		fmt.Fprintf(&b, "  - [%s] %s\n", a.Kind, a.Summary)
@@ -230,6 +244,16 @@ func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) Reposito
 		}
 	}
 	return s
+}
+
+// arnRegionAccount returns the region and account fields of an ARN
+// (arn:partition:service:region:account:resource), or "" for each it lacks.
+func arnRegionAccount(arn string) (region, account string) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return "", ""
+	}
+	return parts[3], parts[4]
 }
 
 func principalARN(p guard.Principal) string {

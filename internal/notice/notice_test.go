@@ -37,7 +37,7 @@ func TestForEventRemediatedWithLifecycle(t *testing.T) {
 	ev := createEvent()
 	checks := guard.ChecksFor(ev.Name)
 	plan := r.Decide(guard.Input{Event: &ev, Checks: checks, Repo: before, Now: time.Now()})
-	m := ForEvent(EventInput{Event: ev, Checks: checks, Before: before, Plan: plan, Rules: r})
+	m := ForEvent(EventInput{Event: &ev, Checks: checks, Before: before, Plan: plan, Rules: r})
 
 	if want := "[ecr-guard] REMEDIATED team-a/web -> IMMUTABLE (123456789012 us-east-1)"; m.Subject != want {
 		t.Errorf("subject = %q, want %q", m.Subject, want)
@@ -106,7 +106,7 @@ func TestForEventExemptCarriesTheExemption(t *testing.T) {
 		Tags: []guard.Tag{{Key: "environment", Value: "dev"}, {Key: "exemption-expires", Value: "2099-01-01"}}}
 	r.ExemptionExpiresTag = "exemption-expires"
 	plan := r.Decide(guard.Input{Event: &ev, Checks: guard.ChecksFor(ev.Name), Repo: before, Now: time.Now()})
-	m := ForEvent(EventInput{Event: ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r})
+	m := ForEvent(EventInput{Event: &ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r})
 	doc := m.Document.(EventDocument)
 	if doc.Kind != guard.KindExempt || doc.Severity != "MEDIUM" || doc.Exemption == nil ||
 		doc.Exemption.Tag != "environment=dev" || doc.Exemption.Expires != "2099-01-01" || doc.Before.LifecyclePolicy != "" {
@@ -123,7 +123,7 @@ func TestForEventDryRun(t *testing.T) {
 	ev := createEvent()
 	before := guard.Repository{Name: "team-a/web", Mutability: guard.Mutable}
 	plan := r.Decide(guard.Input{Event: &ev, Checks: guard.ChecksFor(ev.Name), Repo: before, Now: time.Now()})
-	m := ForEvent(EventInput{Event: ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r})
+	m := ForEvent(EventInput{Event: &ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r})
 	doc := m.Document.(EventDocument)
 	if doc.Kind != guard.KindWouldRemediate || !doc.DryRun || doc.After.ImageTagMutability != guard.Mutable {
 		t.Errorf("document = %+v", doc)

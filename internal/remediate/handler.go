@@ -166,7 +166,7 @@ func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks)
 // already became a FAILED finding; it is logged and returned after the
 // notice is out. A notice that cannot be published is logged in full.
 func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, checks guard.Checks, before guard.Repository, plan guard.Plan, failure error) error {
-	in := notice.EventInput{Event: ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules}
+	in := notice.EventInput{Event: &ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules}
 	if plan.MutableWindow() {
 		in.Pushed = h.pushedWhileMutable(ctx, log, ev, before)
 	}

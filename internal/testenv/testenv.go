@@ -1,0 +1,166 @@
+// Package testenv is the harness for integration tests against real,
+// independent implementations: the moto AWS emulator (StartMoto), an SNS→SQS
+// inbox that reads what was published (NewInbox), a recording and
+// fault-injecting reverse proxy in front of moto (NewProxy), and the AWS Lambda
+// Runtime Interface Emulator running a built bootstrap (BuildBootstrap,
+// StartRIE). Nothing here mocks AWS.
+//
+// It is Linux-only (process groups, Pdeathsig), like the Lambda it tests.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	p, err := freePort()
+	if err != nil {
+		tb.Fatalf("testenv: free port: %v", err)
+	}
+	return p
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ModuleRoot returns the directory holding go.mod, found by walking up from
+// the working directory (a test's package directory).
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatalf("testenv: getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatalf("testenv: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// buffer is a bytes.Buffer safe for concurrent writes and reads.
+type buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// tail returns the last n bytes of s, for failure messages.
+func tail(s string, n int) string {
+	if len(s) > n {
+		s = "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// proc is a child process in its own process group, with its combined
+// output captured.
+type proc struct {
+	cmd  *exec.Cmd
+	out  *buffer
+	done chan struct{} // closed once the process has exited
+	err  error         // Wait's result, valid after done
+}
+
+func startProc(dir string, env []string, name string, args ...string) (*proc, error) {
+	p := &proc{out: &buffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(name, args...)
+	p.cmd.Dir = dir
+	p.cmd.Env = env
+	p.cmd.Stdout = p.out
+	p.cmd.Stderr = p.out
+	// Own process group, so stop can kill the whole tree; die with the test
+	// binary if it is killed (e.g. by go test -timeout).
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.cmd.WaitDelay = 2 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after grace.
+func (p *proc) stop(grace time.Duration) {
+	pgid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReady polls ready until it reports true, the process exits, or timeout.
+func (p *proc) waitReady(timeout time.Duration, ready func(ctx context.Context) bool) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ok := ready(ctx)
+		cancel()
+		if ok {
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("exited early (%v)", p.err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// portInUse tells whether a failed start looks like a lost race for a port.
+func portInUse(out string) bool {
+	out = strings.ToLower(out)
+	return strings.Contains(out, "address already in use") || strings.Contains(out, "is in use by another program")
+}
