@@ -129,9 +129,9 @@ func ForEvent(in EventInput) Message {
 		Severity:      severity,
 		DryRun:        p.DryRun,
 		Repository:    repo,
-		Before:     stateOf(in.Before, withLifecycle, in.Rules),
-		After:      stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules),
-		ConsoleURL: ConsoleURL(repo.Region, repo.RegistryID, repo.Name),
+		Before:        stateOf(in.Before, withLifecycle, in.Rules),
+		After:         stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules),
+		ConsoleURL:    ConsoleURL(repo.Region, repo.RegistryID, repo.Name),
 	}
 	if in.Event != nil {
 		doc.Trigger = &Trigger{

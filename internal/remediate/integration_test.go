@@ -66,7 +66,10 @@ func newWorld(t *testing.T, extraEnv map[string]string) *world {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func (w *world) seed(t *testing.T, name string, s *scenario.State) {
 	t.Helper()
@@ -354,4 +357,3 @@ func TestRemediationIsIdempotentAcrossDuplicateDeliveries(t *testing.T) {
 		t.Fatalf("kinds = %v", kinds)
 	}
 }
-
