@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/scenario"
+	"github.com/ecr-guard/ecr-guard/internal/testenv"
+)
+
+var moto *testenv.Moto
+
+func TestMain(m *testing.M) { testenv.RunWithMoto(m, &moto) }
+
+// TestEndToEndUnderRIE runs the real bootstrap under the Lambda Runtime
+// Interface Emulator against moto and sends it every events/ scenario.
+func TestEndToEndUnderRIE(t *testing.T) {
+	bootstrap := testenv.BuildBootstrap(t, "./functions/remediate")
+	direct := moto.AWSConfig(t, moto.URL())
+	api := ecr.NewFromConfig(direct)
+	inbox := testenv.NewInbox(t, direct)
+	proxy := testenv.NewProxy(t, moto.URL())
+
+	env := moto.Env(proxy.URL())
+	for k, v := range scenario.Env() {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, "SNS_TOPIC_ARN="+inbox.TopicARN())
+	rie := testenv.StartRIE(t, bootstrap, env)
+
+	baseline, err := guard.ParseLifecyclePolicy(guard.DefaultLifecyclePolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, sc := range scenario.All {
+		t.Run(sc.Title, func(t *testing.T) {
+			if err := scenario.Seed(ctx, api, sc.Repo, sc.Seed, baseline.Text()); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := scenario.ReadEvent(testenv.ModuleRoot(t), sc.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy.Reset()
+			status, body := rie.Invoke(t, raw)
+			if status != 200 {
+				t.Fatalf("status %d: %s", status, body)
+			}
+			if failed := strings.Contains(string(body), `"errorType"`); failed != sc.Err {
+				t.Fatalf("response %s, want error %v\n%s", body, sc.Err, rie.Output())
+			}
+			if sc.Rejected && len(proxy.Calls()) != 0 {
+				t.Fatalf("rejected event made AWS calls: %v", proxy.Calls())
+			}
+			got, err := scenario.Read(ctx, api, sc.Repo, baseline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !scenario.Equal(got, sc.Expected()) {
+				t.Fatalf("state = %v, want %v\n%s", got, sc.Expected(), rie.Output())
+			}
+			notices := inbox.Drain(t, 300*time.Millisecond)
+			switch {
+			case sc.Kind == "" && len(notices) != 0:
+				t.Fatalf("want no notice, got %+v", notices)
+			case sc.Kind != "" && (len(notices) != 1 || notices[0].Subject != sc.Subject || notices[0].Attributes["kind"] != string(sc.Kind)):
+				t.Fatalf("want one %s notice %q, got %+v", sc.Kind, sc.Subject, notices)
+			}
+		})
+	}
+
+	// The function's log is JSON lines: slog records and EMF metrics.
+	var records, metrics int
+	for _, line := range strings.Split(rie.Output(), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue // the emulator's own START/END/REPORT lines
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if _, ok := m["_aws"]; ok {
+			metrics++
+		} else if m["level"] != nil && m["msg"] != nil {
+			records++
+		}
+	}
+	if records == 0 || metrics == 0 {
+		t.Fatalf("want slog records and EMF lines in the log, got %d and %d:\n%s", records, metrics, rie.Output())
+	}
+}
+
+// TestBadConfigurationStopsTheColdStart checks that a bad value fails the
+// init (the emulator answers 502, Runtime.ExitError) with one message naming
+// the variable.
+func TestBadConfigurationStopsTheColdStart(t *testing.T) {
+	bootstrap := testenv.BuildBootstrap(t, "./functions/remediate")
+	env := append(moto.Env(moto.URL()), "SNS_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:t", "LIFECYCLE_MODE=sometimes")
+	rie := testenv.StartRIE(t, bootstrap, env)
+	raw, err := scenario.ReadEvent(testenv.ModuleRoot(t), "create-repository-mutable.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := rie.Invoke(t, raw); status == 200 {
+		t.Fatalf("status %d body %s: the invocation must fail when init fails", status, body)
+	}
+	if !strings.Contains(rie.Output(), `LIFECYCLE_MODE: unknown mode \"sometimes\"`) {
+		t.Fatalf("the log does not name the variable:\n%s", rie.Output())
+	}
+}
