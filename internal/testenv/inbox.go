@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,7 +34,7 @@ var inboxSeq atomic.Int64
 // NewInbox creates a uniquely named topic and queue through cfg and subscribes
 // the queue to the topic. Give it a config that talks to moto directly if the
 // setup calls should stay out of a Proxy's records.
-func NewInbox(tb testing.TB, cfg aws.Config) *Inbox {
+func NewInbox(tb T, cfg aws.Config) *Inbox {
 	tb.Helper()
 	ctx := context.Background()
 	name := fmt.Sprintf("testenv-inbox-%d-%d", time.Now().UnixNano(), inboxSeq.Add(1))
@@ -72,7 +71,7 @@ func (i *Inbox) TopicARN() string { return i.topicARN }
 
 // Drain receives and deletes messages until none has arrived for wait, and
 // returns them in arrival order.
-func (i *Inbox) Drain(tb testing.TB, wait time.Duration) []Notice {
+func (i *Inbox) Drain(tb T, wait time.Duration) []Notice {
 	tb.Helper()
 	ctx := context.Background()
 	var notices []Notice

@@ -33,7 +33,7 @@ type Moto struct {
 // StartMoto starts a moto server on a free loopback port, waits until it
 // answers and stops it when the test ends. The interpreter is $MOTO_PYTHON or
 // python3 from PATH. It fails the test (never skips) when moto is missing.
-func StartMoto(tb testing.TB) *Moto {
+func StartMoto(tb T) *Moto {
 	tb.Helper()
 	m, err := startMoto()
 	if err != nil {
@@ -107,7 +107,7 @@ func (m *Moto) URL() string { return m.url }
 func (m *Moto) Output() string { return m.proc.out.String() }
 
 // Reset wipes all state in moto (POST /moto-api/reset).
-func (m *Moto) Reset(tb testing.TB) {
+func (m *Moto) Reset(tb T) {
 	tb.Helper()
 	resp, err := http.Post(m.url+"/moto-api/reset", "application/json", nil)
 	if err == nil {
@@ -125,7 +125,7 @@ func (m *Moto) Reset(tb testing.TB) {
 // region us-east-1, static credentials test/test and BaseEndpoint endpoint
 // (m.URL() or a Proxy's URL). It reads nothing from the environment or
 // ~/.aws; SDK defaults (standard retryer, HTTP client) apply.
-func (m *Moto) AWSConfig(tb testing.TB, endpoint string) aws.Config {
+func (m *Moto) AWSConfig(tb T, endpoint string) aws.Config {
 	tb.Helper()
 	if endpoint == "" {
 		tb.Fatalf("testenv: AWSConfig needs an endpoint")

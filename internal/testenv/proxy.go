@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -69,7 +68,7 @@ type faultRule struct {
 }
 
 // NewProxy starts a proxy to target (e.g. moto.URL()) that stops with the test.
-func NewProxy(tb testing.TB, target string) *Proxy {
+func NewProxy(tb T, target string) *Proxy {
 	tb.Helper()
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -22,7 +21,7 @@ const rieInstall = "go install github.com/aws/aws-lambda-runtime-interface-emula
 // e.g. "./functions/remediate") as a Lambda bootstrap for the host OS and
 // architecture (CGO_ENABLED=0, -tags lambda.norpc, -trimpath) and returns the
 // binary's path in a temporary directory.
-func BuildBootstrap(tb testing.TB, pkg string) string {
+func BuildBootstrap(tb T, pkg string) string {
 	tb.Helper()
 	out := filepath.Join(tb.TempDir(), "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, pkg)
@@ -45,7 +44,7 @@ type RIE struct {
 // test ends. env (KEY=value) reaches the function, e.g. Moto.Env(url); AWS_*
 // variables of the test process are not passed on. The function starts on
 // the first Invoke. Its logs and the emulator's are in Output.
-func StartRIE(tb testing.TB, bootstrap string, env []string) *RIE {
+func StartRIE(tb T, bootstrap string, env []string) *RIE {
 	tb.Helper()
 	bin := findRIE()
 	if bin == "" {
@@ -133,7 +132,7 @@ func (r *RIE) Output() string { return r.proc.out.String() }
 // body. A handler error is status 200 with a body like
 // {"errorMessage":"...","errorType":"..."}. The emulator runs one invocation
 // at a time.
-func (r *RIE) Invoke(tb testing.TB, payload []byte) (status int, body []byte) {
+func (r *RIE) Invoke(tb T, payload []byte) (status int, body []byte) {
 	tb.Helper()
 	req, err := http.NewRequestWithContext(tb.Context(), http.MethodPost,
 		r.url+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))

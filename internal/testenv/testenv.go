@@ -19,12 +19,11 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(tb testing.TB) int {
+func FreePort(tb T) int {
 	tb.Helper()
 	p, err := freePort()
 	if err != nil {
@@ -44,7 +43,7 @@ func freePort() (int, error) {
 
 // ModuleRoot returns the directory holding go.mod, found by walking up from
 // the working directory (a test's package directory).
-func ModuleRoot(tb testing.TB) string {
+func ModuleRoot(tb T) string {
 	tb.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -163,4 +162,14 @@ func (p *proc) waitReady(timeout time.Duration, ready func(ctx context.Context) 
 func portInUse(out string) bool {
 	out = strings.ToLower(out)
 	return strings.Contains(out, "address already in use") || strings.Contains(out, "is in use by another program")
+}
+
+// T is the part of testing.TB the harness uses. testing.TB satisfies it, and
+// so does a program that runs the harness outside a test (make demo).
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Context() context.Context
 }
