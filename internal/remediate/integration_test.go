@@ -357,3 +357,32 @@ func TestRemediationIsIdempotentAcrossDuplicateDeliveries(t *testing.T) {
 		t.Fatalf("kinds = %v", kinds)
 	}
 }
+
+func TestExemptionOutsideThePatternsIsRejected(t *testing.T) {
+	w := newWorld(t, map[string]string{"EXEMPT_REPOSITORY_PATTERNS": "sandbox/*,team-c/*"})
+	w.seed(t, "team-a/web", &scenario.State{Mutability: guard.Mutable, Tags: map[string]string{"environment": "dev"}, Lifecycle: "baseline"})
+	if err := w.handler.Handle(context.Background(), readEvent(t, "tag-resource-adds-exemption.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.state(t, "team-a/web"); got.Mutability != guard.Immutable {
+		t.Fatalf("a repository outside the patterns must be reverted despite the tag: %v", got)
+	}
+	notices := w.inbox.Drain(t, 300*time.Millisecond)
+	if len(notices) != 1 {
+		t.Fatalf("notices = %+v", notices)
+	}
+	var doc notice.EventDocument
+	if err := json.Unmarshal([]byte(notices[0].Message), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var rejected *notice.Action
+	for i, a := range doc.Actions {
+		if a.Kind == guard.KindExemptionRejected {
+			rejected = &doc.Actions[i]
+		}
+	}
+	if rejected == nil || rejected.Severity != "HIGH" || doc.Exemption == nil || doc.Exemption.Status != guard.ExemptionNameNotAllowed ||
+		!strings.Contains(rejected.Summary, "jane.doe@example.com") {
+		t.Fatalf("document = %+v", doc)
+	}
+}
