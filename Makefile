@@ -8,7 +8,7 @@ FUZZTIME ?= 20s
 
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: all tools build test unit fuzz lint bench demo clean build-RemediateFunction
+.PHONY: all tools build test unit fuzz lint bench demo clean build-RemediateFunction build-SweepFunction
 
 all: test
 
@@ -20,13 +20,17 @@ tools:
 	@command -v aws-lambda-rie >/dev/null || $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 	@command -v aws-lambda-rie >/dev/null || { echo "ERROR: aws-lambda-rie could not be installed" >&2; exit 1; }
 
-## build: the Lambda artifact for provided.al2023 on arm64.
+## build: the Lambda artifacts for provided.al2023 on arm64.
 build:
 	$(LAMBDA_BUILD) -o .build/remediate/bootstrap ./functions/remediate
+	$(LAMBDA_BUILD) -o .build/sweep/bootstrap ./functions/sweep
 
 # Called by `sam build` (Metadata BuildMethod: makefile).
 build-RemediateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/remediate
+
+build-SweepFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweep
 
 ## lint: formatting and vet.
 lint:

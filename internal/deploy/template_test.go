@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +32,14 @@ const (
 	ruleDLQ      = "RuleDeadLetterQueue"
 
 	ecrRepositoryARN = "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"
+
+	sweepFunctionID = "SweepFunction"
+	sweepRoleID     = "SweepFunctionRole"
+	sweepLogGroupID = "SweepLogGroup"
+	// sweepFunctionName is the sweep's explicit FunctionName, and
+	// sweepFunctionARN its ARN: the only function it may invoke (itself).
+	sweepFunctionName = "${AWS::StackName}-sweep"
+	sweepFunctionARN  = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-sweep"
 )
 
 // wantECRActions is the complete set of ECR actions the function role may hold.
@@ -41,6 +50,28 @@ var wantECRActions = []string{
 	"ecr:ListTagsForResource",
 	"ecr:PutImageTagMutability",
 	"ecr:PutLifecyclePolicy",
+}
+
+// wantSweepECRActions is the complete set of ECR actions the sweep role may
+// hold: what the rules read and write, no image listing.
+var wantSweepECRActions = []string{
+	"ecr:DescribeRepositories",
+	"ecr:GetLifecyclePolicy",
+	"ecr:ListTagsForResource",
+	"ecr:PutImageTagMutability",
+	"ecr:PutLifecyclePolicy",
+}
+
+// functionSpec is what one function's role may do.
+type functionSpec struct {
+	function, logGroup string
+	ecr                []string
+	invokeSelf         bool // may lambda:InvokeFunction on sweepFunctionARN
+}
+
+var functionSpecs = []functionSpec{
+	{function: functionID, logGroup: logGroupID, ecr: wantECRActions},
+	{function: sweepFunctionID, logGroup: sweepLogGroupID, ecr: wantSweepECRActions, invokeSelf: true},
 }
 
 // ---------------------------------------------------------------------------
@@ -257,9 +288,9 @@ func statements(d policyDoc) ([]statement, error) {
 	return out, nil
 }
 
-// functionRole returns the logical ID of the role the remediation function
-// runs as (from its Role: !GetAtt X.Arn).
-func functionRole(tmpl map[string]any) (string, error) {
+// functionRole returns the logical ID of the role the function runs as
+// (from its Role: !GetAtt X.Arn).
+func functionRole(tmpl map[string]any, functionID string) (string, error) {
 	all, err := Resources(tmpl)
 	if err != nil {
 		return "", err
@@ -288,17 +319,24 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	fnRole, err := functionRole(tmpl)
-	if err != nil {
-		return []string{err.Error()}
+	specs := map[string]functionSpec{} // role logical ID -> its function
+	for _, f := range functionSpecs {
+		role, err := functionRole(tmpl, f.function)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		if _, dup := specs[role]; dup {
+			bad("%s shares its role %s with another function; each function gets its own", f.function, role)
+		}
+		specs[role] = f
 	}
 	docs, err := policyDocuments(tmpl)
 	if err != nil {
 		return []string{err.Error()}
 	}
 
-	ecrActions := map[string]bool{}
-	roleHasPublish, roleHasLogs := false, false
+	ecrActions := map[string]map[string]bool{} // role -> ECR actions allowed
+	hasPublish, hasLogs, hasInvoke := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, d := range docs {
 		stmts, err := statements(d)
 		if err != nil {
@@ -345,53 +383,80 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 				if strings.HasPrefix(strings.ToLower(a), "ecr:") {
 					hasECR = true
 					if s.effect == "Allow" {
-						ecrActions[a] = true
+						if ecrActions[d.role] == nil {
+							ecrActions[d.role] = map[string]bool{}
+						}
+						ecrActions[d.role][a] = true
 					}
 				}
 			}
 			if hasECR && !(len(s.resource) == 1 && equal(s.resource[0], sub(ecrRepositoryARN))) {
 				bad("%s: ECR statement Resource is %v, want exactly !Sub %s", s.where, s.resource, ecrRepositoryARN)
 			}
-			if d.kind != identityPolicy || d.role != fnRole {
+			if d.kind != identityPolicy {
 				continue
 			}
+			spec, isFunctionRole := specs[d.role]
 			for _, a := range s.actions {
 				switch {
+				case strings.HasPrefix(strings.ToLower(a), "lambda:"):
+					// Only the sweep may invoke a function, and only itself.
+					if !isFunctionRole || !spec.invokeSelf || a != "lambda:InvokeFunction" {
+						bad("%s: %s granted to %s; only the sweep role may lambda:InvokeFunction, on itself", s.where, a, d.role)
+						continue
+					}
+					hasInvoke[d.role] = true
+					if !(len(s.resource) == 1 && equal(s.resource[0], sub(sweepFunctionARN))) {
+						bad("%s: lambda:InvokeFunction Resource is %v, want exactly !Sub %s (the sweep itself)", s.where, s.resource, sweepFunctionARN)
+					}
+				case !isFunctionRole:
 				case a == "sns:Publish":
-					roleHasPublish = true
+					hasPublish[d.role] = true
 					if !(len(s.resource) == 1 && equal(s.resource[0], ref(topicID))) {
 						bad("%s: sns:Publish Resource is %v, want exactly !Ref %s", s.where, s.resource, topicID)
 					}
 				case strings.HasPrefix(a, "sns:"):
 					bad("%s: unexpected SNS action %q for the function role", s.where, a)
 				case strings.HasPrefix(a, "logs:"):
-					roleHasLogs = true
+					hasLogs[d.role] = true
 					if a != "logs:CreateLogStream" && a != "logs:PutLogEvents" {
 						bad("%s: unexpected logs action %q", s.where, a)
 					}
-					if !(len(s.resource) == 1 && equal(s.resource[0], getAtt(logGroupID, "Arn"))) {
-						bad("%s: logs Resource is %v, want exactly !GetAtt %s.Arn", s.where, s.resource, logGroupID)
+					if !(len(s.resource) == 1 && equal(s.resource[0], getAtt(spec.logGroup, "Arn"))) {
+						bad("%s: logs Resource is %v, want exactly !GetAtt %s.Arn", s.where, s.resource, spec.logGroup)
 					}
 				}
 			}
 		}
 	}
-	got := sortedKeys(ecrActions)
-	if !reflect.DeepEqual(got, wantECRActions) {
-		bad("ECR actions granted are %v, want exactly %v", got, wantECRActions)
-	}
-	if !roleHasPublish {
-		bad("function role %s cannot sns:Publish to %s", fnRole, topicID)
-	}
-	if !roleHasLogs {
-		bad("function role %s cannot write to its log group %s", fnRole, logGroupID)
-	}
-
-	// The function role must not pick up broad AWS-managed policies.
-	if all, err := Resources(tmpl); err == nil {
-		if mp := Properties(all[fnRole])["ManagedPolicyArns"]; mp != nil {
-			bad("%s has ManagedPolicyArns %v; use scoped inline policies", fnRole, mp)
+	for _, role := range sortedKeys(ecrActions) {
+		if _, ok := specs[role]; !ok {
+			bad("role %q holds ECR actions %v but runs no ecr-guard function", role, sortedKeys(ecrActions[role]))
 		}
+	}
+	all, _ := Resources(tmpl)
+	for _, role := range sortedKeys(specs) {
+		spec := specs[role]
+		if got := sortedKeys(ecrActions[role]); !reflect.DeepEqual(got, spec.ecr) {
+			bad("ECR actions granted to %s are %v, want exactly %v", role, got, spec.ecr)
+		}
+		if !hasPublish[role] {
+			bad("function role %s cannot sns:Publish to %s", role, topicID)
+		}
+		if !hasLogs[role] {
+			bad("function role %s cannot write to its log group %s", role, spec.logGroup)
+		}
+		if spec.invokeSelf && !hasInvoke[role] {
+			bad("function role %s cannot invoke its own function to continue the sweep", role)
+		}
+		// The function roles must not pick up broad AWS-managed policies.
+		if mp := Properties(all[role])["ManagedPolicyArns"]; mp != nil {
+			bad("%s has ManagedPolicyArns %v; use scoped inline policies", role, mp)
+		}
+	}
+	// The invoke grant names the sweep's ARN, so the sweep must carry that name.
+	if name := Properties(all[sweepFunctionID])["FunctionName"]; !equal(name, sub(sweepFunctionName)) {
+		bad("%s FunctionName is %v, want !Sub %s (its role may invoke only that name)", sweepFunctionID, name, sweepFunctionName)
 	}
 	return problems
 }
@@ -594,6 +659,7 @@ func checkRequiredAlarms(tmpl map[string]any) []string {
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getAtt(failureQueue, "QueueName")},
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getAtt(ruleDLQ, "QueueName")},
 		{"ecr-guard", "NoticeFailures", "FunctionName", ref(functionID)},
+		{"AWS/Lambda", "Errors", "FunctionName", ref(sweepFunctionID)},
 	}
 	var problems []string
 	for _, w := range wants {
@@ -866,6 +932,114 @@ func TestFunctionConfiguration(t *testing.T) {
 	}
 }
 
+// checkSweepFunction: the sweep runs like the remediation function, with
+// the same rule settings, its own role and log group, a 15-minute timeout,
+// one link at a time, and the schedule.
+func checkSweepFunction(tmpl map[string]any) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	all, err := Resources(tmpl)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	fn, ok := all[sweepFunctionID]
+	if !ok || fn["Type"] != "AWS::Serverless::Function" {
+		return []string{fmt.Sprintf("no AWS::Serverless::Function %s", sweepFunctionID)}
+	}
+	if v := lookup(fn, "Metadata", "BuildMethod"); v != "makefile" {
+		bad("%s Metadata.BuildMethod is %v, want makefile", sweepFunctionID, v)
+	}
+	p := Properties(fn)
+	for key, want := range map[string]any{
+		"FunctionName":                 sub(sweepFunctionName),
+		"CodeUri":                      ".",
+		"Handler":                      "bootstrap",
+		"Runtime":                      "provided.al2023",
+		"Architectures":                []any{"arm64"},
+		"Timeout":                      900,
+		"Role":                         getAtt(sweepRoleID, "Arn"),
+		"LoggingConfig":                map[string]any{"LogFormat": "JSON", "LogGroup": ref(sweepLogGroupID)},
+		"ReservedConcurrentExecutions": 1,
+	} {
+		if !equal(p[key], want) {
+			bad("%s.%s is %v, want %v", sweepFunctionID, key, p[key], want)
+		}
+	}
+	if v := lookup(all[sweepLogGroupID], "Properties", "RetentionInDays"); !equal(v, ref("LogRetentionDays")) {
+		bad("%s RetentionInDays is %v, want !Ref LogRetentionDays", sweepLogGroupID, v)
+	}
+	onFailure, _ := lookup(p, "EventInvokeConfig", "DestinationConfig", "OnFailure").(map[string]any)
+	if onFailure["Type"] != "SQS" || !equal(onFailure["Destination"], getAtt(failureQueue, "Arn")) {
+		bad("%s OnFailure is %v, want SQS !GetAtt %s.Arn", sweepFunctionID, onFailure, failureQueue)
+	}
+
+	// The same rule settings as the event path, plus the sweep's pacing.
+	wantEnv := map[string]any{
+		"SNS_TOPIC_ARN":               ref(topicID),
+		"EXEMPT_TAGS":                 ref("ExemptTags"),
+		"EXEMPT_REPOSITORY_PATTERNS":  ref("ExemptRepositoryPatterns"),
+		"EXEMPTION_EXPIRES_TAG":       ref("ExemptionExpiresTag"),
+		"ALLOWED_MUTABLE_TAG_FILTERS": ref("AllowedMutableTagFilters"),
+		"LIFECYCLE_POLICY":            ref("LifecyclePolicy"),
+		"LIFECYCLE_MODE":              ref("LifecycleMode"),
+		"DRY_RUN":                     ref("DryRun"),
+		"LOG_LEVEL":                   ref("LogLevel"),
+		"SWEEP_CONCURRENCY":           ref("SweepConcurrency"),
+		"SWEEP_MAX_TPS":               ref("SweepMaxTps"),
+	}
+	gotEnv, _ := lookup(p, "Environment", "Variables").(map[string]any)
+	if !equal(gotEnv, wantEnv) {
+		bad("%s environment is %v, want %v", sweepFunctionID, gotEnv, wantEnv)
+	}
+
+	// Exactly one schedule, from the parameter, with the documented input.
+	events, _ := p["Events"].(map[string]any)
+	schedules := 0
+	for name, e := range events {
+		if lookup(e, "Type") != "Schedule" {
+			bad("%s event %s has Type %v, want only a Schedule", sweepFunctionID, name, lookup(e, "Type"))
+			continue
+		}
+		schedules++
+		if v := lookup(e, "Properties", "Schedule"); !equal(v, ref("SweepSchedule")) {
+			bad("%s schedule is %v, want !Ref SweepSchedule", sweepFunctionID, v)
+		}
+		input, _ := lookup(e, "Properties", "Input").(string)
+		var decoded map[string]any
+		if err := json.Unmarshal([]byte(input), &decoded); err != nil || !equal(decoded, map[string]any{"dryRun": false}) {
+			bad("%s schedule Input is %q, want {\"dryRun\": false}", sweepFunctionID, input)
+		}
+		if v := lookup(e, "Properties", "Enabled"); v != nil && v != true {
+			bad("%s schedule Enabled is %v", sweepFunctionID, v)
+		}
+	}
+	if schedules != 1 {
+		bad("%s has %d schedules, want 1", sweepFunctionID, schedules)
+	}
+
+	params, _ := tmpl["Parameters"].(map[string]any)
+	for name, want := range map[string]map[string]any{
+		"SweepSchedule":    {"Type": "String", "Default": "rate(12 hours)"},
+		"SweepConcurrency": {"Type": "Number", "Default": 8, "MinValue": 1, "MaxValue": 64},
+		"SweepMaxTps":      {"Type": "Number", "Default": 20, "MinValue": 0},
+	} {
+		for key, w := range want {
+			if got := lookup(params, name, key); !equal(got, w) {
+				bad("parameter %s %s is %v, want %v", name, key, got, w)
+			}
+		}
+	}
+	return problems
+}
+
+func TestSweepFunctionConfiguration(t *testing.T) {
+	tmpl := loadTemplate(t)
+	for _, p := range checkSweepFunction(tmpl) {
+		t.Error(p)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // notices: encrypted topic, topic policy, optional e-mail
 // ---------------------------------------------------------------------------
@@ -908,9 +1082,12 @@ func checkNotices(tmpl map[string]any) []string {
 			if equal(principal["AWS"], getAtt(roleID, "Arn")) {
 				usable["role"] = true
 			}
+			if equal(principal["AWS"], getAtt(sweepRoleID, "Arn")) {
+				usable["sweep-role"] = true
+			}
 		}
-		if !usable["cloudwatch"] || !usable["role"] {
-			bad("%s key policy must let cloudwatch.amazonaws.com and %s use the key (got %v)", keyID, roleID, usable)
+		if !usable["cloudwatch"] || !usable["role"] || !usable["sweep-role"] {
+			bad("%s key policy must let cloudwatch.amazonaws.com, %s and %s use the key (got %v)", keyID, roleID, sweepRoleID, usable)
 		}
 	}
 
@@ -941,6 +1118,8 @@ func checkNotices(tmpl map[string]any) []string {
 			switch {
 			case len(principal) == 1 && equal(principal["AWS"], getAtt(roleID, "Arn")):
 				allowPrincipals = append(allowPrincipals, "role")
+			case len(principal) == 1 && equal(principal["AWS"], getAtt(sweepRoleID, "Arn")):
+				allowPrincipals = append(allowPrincipals, "sweep-role")
 			case len(principal) == 1 && principal["Service"] == "cloudwatch.amazonaws.com":
 				allowPrincipals = append(allowPrincipals, "cloudwatch")
 				if !equal(lookup(s.raw, "Condition", "StringEquals", "aws:SourceAccount"), ref("AWS::AccountId")) {
@@ -952,8 +1131,8 @@ func checkNotices(tmpl map[string]any) []string {
 		}
 	}
 	sort.Strings(allowPrincipals)
-	if !reflect.DeepEqual(allowPrincipals, []string{"cloudwatch", "role"}) {
-		bad("topic policy allows sns:Publish to %v, want exactly the function role and cloudwatch", allowPrincipals)
+	if !reflect.DeepEqual(allowPrincipals, []string{"cloudwatch", "role", "sweep-role"}) {
+		bad("topic policy allows sns:Publish to %v, want exactly the two function roles and cloudwatch", allowPrincipals)
 	}
 	if !denyTLS {
 		bad("topic policy does not deny requests without TLS (aws:SecureTransport false)")
@@ -1000,7 +1179,7 @@ func TestNoticeTopicEncryptedAndRestricted(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	tmpl := loadTemplate(t)
 	outputs, _ := tmpl["Outputs"].(map[string]any)
-	want := []any{getAtt(functionID, "Arn"), ref(topicID), ref(failureQueue), ref(ruleDLQ)}
+	want := []any{getAtt(functionID, "Arn"), getAtt(sweepFunctionID, "Arn"), ref(topicID), ref(failureQueue), ref(ruleDLQ)}
 	for _, w := range want {
 		found := false
 		for _, o := range outputs {
@@ -1053,6 +1232,24 @@ func TestChecksDetectBrokenTemplates(t *testing.T) {
 		}
 		panic("no ecr statement")
 	})
+	statementWith := func(role, action string) func(map[string]any) map[string]any {
+		return stmtOf(role, func(p map[string]any) any {
+			for _, pol := range p["Policies"].([]any) {
+				doc := pol.(map[string]any)["PolicyDocument"].(map[string]any)
+				for _, s := range valueList(doc["Statement"]) {
+					acts, _ := stringList(s.(map[string]any)["Action"])
+					for _, a := range acts {
+						if strings.HasPrefix(a, action) {
+							return s
+						}
+					}
+				}
+			}
+			panic("no " + action + " statement in " + role)
+		})
+	}
+	sweepECRStmt := statementWith(sweepRoleID, "ecr:")
+	invokeStmt := statementWith(sweepRoleID, "lambda:")
 	publishStmt := stmtOf("RemediateFunctionNoticePolicy", func(p map[string]any) any {
 		return valueList(lookup(p, "PolicyDocument", "Statement"))[0]
 	})
@@ -1076,6 +1273,52 @@ func TestChecksDetectBrokenTemplates(t *testing.T) {
 		{"ecr on all resources", checkLeastPrivilege, func(m map[string]any) { ecrStmt(m)["Resource"] = "*" }},
 		{"publish anywhere", checkLeastPrivilege, func(m map[string]any) {
 			publishStmt(m)["Resource"] = sub("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:*")
+		}},
+		{"sweep ecr extra action", checkLeastPrivilege, func(m map[string]any) {
+			sweepECRStmt(m)["Action"] = append(sweepECRStmt(m)["Action"].([]any), "ecr:DescribeImages")
+		}},
+		{"sweep invokes any function", checkLeastPrivilege, func(m map[string]any) {
+			invokeStmt(m)["Resource"] = sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*")
+		}},
+		{"sweep invokes the remediation function", checkLeastPrivilege, func(m map[string]any) {
+			invokeStmt(m)["Resource"] = getAtt(functionID, "Arn")
+		}},
+		{"sweep may also update functions", checkLeastPrivilege, func(m map[string]any) {
+			invokeStmt(m)["Action"] = []any{"lambda:InvokeFunction", "lambda:UpdateFunctionCode"}
+		}},
+		{"remediation role may invoke", checkLeastPrivilege, func(m map[string]any) {
+			s := stmtOf(roleID, func(p map[string]any) any {
+				return valueList(lookup(p["Policies"].([]any)[0], "PolicyDocument", "Statement"))[0]
+			})(m)
+			s["Action"] = []any{"logs:CreateLogStream", "logs:PutLogEvents", "lambda:InvokeFunction"}
+		}},
+		{"sweep renamed", checkLeastPrivilege, set("Resources/SweepFunction/Properties/FunctionName", "ecr-guard-sweep")},
+		{"sweep publish anywhere", checkLeastPrivilege, func(m map[string]any) {
+			s := valueList(lookup(m, "Resources", "SweepFunctionNoticePolicy", "Properties", "PolicyDocument", "Statement"))[0]
+			s.(map[string]any)["Resource"] = sub("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:*")
+		}},
+		{"sweep logs elsewhere", checkLeastPrivilege, func(m map[string]any) {
+			s := stmtOf(sweepRoleID, func(p map[string]any) any {
+				return valueList(lookup(p["Policies"].([]any)[0], "PolicyDocument", "Statement"))[0]
+			})(m)
+			s["Resource"] = getAtt(logGroupID, "Arn")
+		}},
+		{"sweep schedule is a dry run", checkSweepFunction, set("Resources/SweepFunction/Properties/Events/Schedule/Properties/Input", `{"dryRun": true}`)},
+		{"sweep schedule hard-coded", checkSweepFunction, set("Resources/SweepFunction/Properties/Events/Schedule/Properties/Schedule", "rate(1 day)")},
+		{"sweep pacing not wired", checkSweepFunction, set("Resources/SweepFunction/Properties/Environment/Variables/SWEEP_MAX_TPS", "0")},
+		{"sweep timeout", checkSweepFunction, set("Resources/SweepFunction/Properties/Timeout", 60)},
+		{"sweep errors not alarmed", checkRequiredAlarms, func(m map[string]any) {
+			delete(m["Resources"].(map[string]any), "SweepErrorsAlarm")
+		}},
+		{"sweep cannot use the key", checkNotices, func(m map[string]any) {
+			stmts := lookup(m, "Resources", "NoticeTopicKey", "Properties", "KeyPolicy").(map[string]any)
+			var kept []any
+			for _, s := range valueList(stmts["Statement"]) {
+				if s.(map[string]any)["Sid"] != "AllowSweepFunctionToPublish" {
+					kept = append(kept, s)
+				}
+			}
+			stmts["Statement"] = kept
 		}},
 		{"queue unencrypted", checkFailureQueues, func(m map[string]any) {
 			delete(Properties(lookup(m, "Resources", ruleDLQ).(map[string]any)), "SqsManagedSseEnabled")

@@ -230,11 +230,20 @@ func (r Rules) decideMutability(p *Plan, in Input) {
 	repo := in.Repo
 	current := DescribeMutability(repo.Mutability, repo.ExclusionFilters)
 	if r.MutabilityCompliant(repo.Mutability, repo.ExclusionFilters) {
-		if requested, ok := r.requestedNonCompliantMutability(in.Event); ok && !p.Exemption.Active() {
+		if p.Exemption.Active() {
+			return
+		}
+		if requested, ok := r.requestedNonCompliantMutability(in.Event); ok {
 			p.Findings = append(p.Findings, Finding{
 				Kind:    KindObserved,
 				Area:    AreaMutability,
 				Summary: in.Event.Name + " set " + requested + "; the repository is " + current + " again, but tags were mutable in between",
+			})
+		} else if key, ok := r.removedExemptTagKey(in.Event); ok {
+			p.Findings = append(p.Findings, Finding{
+				Kind:    KindObserved,
+				Area:    AreaMutability,
+				Summary: "UntagResource removed exemption tag " + key + "; the repository is " + current + " and no longer exempt (tags left mutable under the exemption were not allowed until reverted)",
 			})
 		}
 		return
@@ -278,6 +287,22 @@ func (r Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
 	return DescribeMutability(m, e.Request.ExclusionFilters), true
 }
 
+// removedExemptTagKey reports the exemption tag key an UntagResource call
+// removed, if any: that call may have left mutable tags non-compliant.
+func (r Rules) removedExemptTagKey(e *Event) (string, bool) {
+	if e == nil || e.Name != EventUntagResource {
+		return "", false
+	}
+	for _, key := range e.Request.TagKeys {
+		for _, m := range r.ExemptTags {
+			if strings.EqualFold(m.Key, key) {
+				return key, true
+			}
+		}
+	}
+	return "", false
+}
+
 func (r Rules) decideLifecycle(p *Plan, in Input) {
 	lc := in.Repo.Lifecycle
 	var problem string
@@ -306,7 +331,9 @@ func (r Rules) decideLifecycle(p *Plan, in Input) {
 }
 
 // observedLifecycleChange describes an event that weakened the lifecycle
-// policy in a way the mode cares about ("" when it did not).
+// policy in a way the mode cares about ("" when it did not). CreateRepository
+// is not one: pipelines that apply the baseline right after creating a
+// repository would get a notice for every new repository.
 func (r Rules) observedLifecycleChange(e *Event) string {
 	switch {
 	case e == nil:

@@ -210,6 +210,22 @@ func TestDecide(t *testing.T) {
 			wantKinds: []Kind{KindObserved},
 		},
 		{
+			name:      "untagging the exemption of an already immutable repository: OBSERVED",
+			event:     event(EventUntagResource, Request{TagKeys: []string{"Environment"}}),
+			repo:      repo(Immutable, nil),
+			wantKinds: []Kind{KindObserved},
+		},
+		{
+			name:  "untagging another tag of an immutable repository needs nothing",
+			event: event(EventUntagResource, Request{TagKeys: []string{"owner"}}),
+			repo:  repo(Immutable, nil),
+		},
+		{
+			name:  "a new repository whose baseline policy is already in place needs nothing",
+			event: event(EventCreateRepository, Request{Mutability: Immutable}),
+			repo:  repo(Immutable, nil),
+		},
+		{
 			name:          "no OBSERVED when an exemption allowed the change",
 			event:         event(EventPutImageTagMutability, Request{Mutability: Mutable}),
 			repo:          repo(Immutable, nil, devTag),

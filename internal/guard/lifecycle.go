@@ -34,6 +34,11 @@ func (p LifecyclePolicy) Text() string { return p.text }
 // values, rules compared by rulePriority whatever their order. Unparseable
 // text is never equal.
 func (p LifecyclePolicy) Equal(text string) bool {
+	if p.canonical != nil && text == p.text {
+		// The usual case, the policy ecr-guard wrote itself: no need to
+		// parse it (the sweep compares one policy per repository).
+		return true
+	}
 	c, err := canonicalPolicy(text)
 	return err == nil && reflect.DeepEqual(p.canonical, c)
 }

@@ -79,3 +79,10 @@ func TestLifecyclePolicyEqualIsSemantic(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroLifecyclePolicyEqualsNothing(t *testing.T) {
+	var zero LifecyclePolicy
+	if zero.Equal("") || zero.Equal(DefaultLifecyclePolicy) {
+		t.Error("a zero LifecyclePolicy must not equal any text")
+	}
+}

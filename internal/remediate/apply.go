@@ -15,9 +15,13 @@ type Writer interface {
 }
 
 // Apply makes the plan's writes (none in a dry run); the event handler and
-// the sweep share it. A permanent failure turns the finding into FAILED and
-// is returned after the other write is tried; a retryable one is returned at
-// once, with the plan unchanged.
+// the sweep share it. It returns either
+//   - a retryable error with the plan unchanged: nothing failed for good, so
+//     the whole event should be retried (the retry reads the live state
+//     again and reports what it finds); or
+//   - the failures with each one's finding turned into FAILED: a permanent
+//     failure is reported now, and a retryable one that follows it is
+//     reported with it rather than hiding it behind a retry.
 func Apply(ctx context.Context, w Writer, repo guard.Repository, plan *guard.Plan, baseline guard.LifecyclePolicy) error {
 	if plan.DryRun {
 		return nil
@@ -34,7 +38,7 @@ func Apply(ctx context.Context, w Writer, repo guard.Repository, plan *guard.Pla
 	}
 	if plan.PutLifecycle {
 		if err := w.PutLifecycle(ctx, repo.Name, repo.RegistryID, baseline.Text()); err != nil {
-			if awsfail.Retryable(err) {
+			if awsfail.Retryable(err) && failed == nil {
 				return err
 			}
 			plan.Fail(guard.AreaLifecycle, "could not apply the baseline lifecycle policy: "+err.Error())

@@ -117,7 +117,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 
 	plan := h.rules.Decide(guard.Input{Event: &ev, Checks: checks, Repo: repo, Now: h.now()})
 	writeErr := Apply(ctx, h.repos, repo, &plan, h.rules.Baseline)
-	if writeErr != nil && awsfail.Retryable(writeErr) {
+	if writeErr != nil && plan.Kind() != guard.KindFailed {
 		// No notice now: the retry reads the live state again and reports
 		// what it finds (REMEDIATED, or OBSERVED if this attempt's first
 		// write went through).

@@ -528,3 +528,40 @@ func TestImageListingFailureStillNotifies(t *testing.T) {
 		t.Fatalf("notice %v text:\n%s", m.Attributes, m.Text)
 	}
 }
+
+func TestPermanentFailureIsNotHiddenByALaterRetryableOne(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-a/web", guard.Mutable, false)
+	f.repos.fail["SetMutability"] = accessDenied
+	f.repos.fail["PutLifecycle"] = throttled
+	err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json"))
+	if !errors.Is(err, accessDenied) || !errors.Is(err, throttled) {
+		t.Fatalf("err = %v, want both failures", err)
+	}
+	if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "FAILED" {
+		t.Fatalf("notices = %+v, want one FAILED", f.pub.sent)
+	}
+	doc := f.pub.sent[0].Document.(notice.EventDocument)
+	if len(doc.Actions) != 2 || doc.Actions[0].Kind != guard.KindFailed || doc.Actions[1].Kind != guard.KindFailed {
+		t.Fatalf("actions = %+v", doc.Actions)
+	}
+}
+
+func TestRetryAfterFailedPublishReNotifiesForAnUntag(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-c/sandbox", guard.Mutable, true) // the exemption tag is gone
+	f.pub.err = throttled
+	if err := f.h.Handle(context.Background(), event(t, "untag-resource-removes-exemption.json")); !errors.Is(err, throttled) {
+		t.Fatalf("err = %v", err)
+	}
+	if f.repos.repos["team-c/sandbox"].Mutability != guard.Immutable {
+		t.Fatal("not reverted")
+	}
+	f.pub.err = nil
+	if err := f.h.Handle(context.Background(), event(t, "untag-resource-removes-exemption.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "OBSERVED" || f.pub.sent[0].Attributes["severity"] != "HIGH" {
+		t.Fatalf("notices = %+v, want the retry to report OBSERVED", f.pub.sent)
+	}
+}

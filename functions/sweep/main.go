@@ -1,0 +1,97 @@
+// Command sweep is the ecr-guard Lambda function for the scheduled sweep of
+// every repository. It only wires configuration, AWS clients and the sweeper
+// (internal/sweep) together.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	lambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"golang.org/x/time/rate"
+
+	"github.com/ecr-guard/ecr-guard/internal/config"
+	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
+	"github.com/ecr-guard/ecr-guard/internal/snspub"
+	"github.com/ecr-guard/ecr-guard/internal/sweep"
+)
+
+func main() {
+	cfg, err := config.LoadSweep(os.Getenv)
+	if err != nil {
+		fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	// Adaptive retries back off on throttling; the invocation deadline
+	// (carried by the context) bounds them.
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMode(aws.RetryModeAdaptive))
+	if err != nil {
+		fatal(err)
+	}
+	// One limiter for every ECR request attempt of every worker; burst 1, so
+	// no second holds more than SWEEP_MAX_TPS requests.
+	var limiter *rate.Limiter
+	if cfg.MaxTPS > 0 {
+		limiter = rate.NewLimiter(rate.Limit(cfg.MaxTPS), 1)
+	}
+	function := os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+	s := sweep.New(
+		ecrrepo.New(ecr.NewFromConfig(awsCfg, ecrrepo.WithRateLimit(limiter))),
+		snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN),
+		selfInvoker{api: lambdaapi.NewFromConfig(awsCfg), function: function},
+		cfg.Rules, log,
+		sweep.Options{Concurrency: cfg.Concurrency, Account: accountOf(cfg.TopicARN), Region: awsCfg.Region, Now: time.Now},
+	)
+	log.Info("sweep function ready", "function", function, "concurrency", cfg.Concurrency, "max_tps", cfg.MaxTPS,
+		"lifecycle_mode", cfg.Rules.LifecycleMode, "dry_run", cfg.Rules.DryRun)
+	lambda.Start(s.Handle)
+}
+
+// selfInvoker starts the next link of a sweep: an asynchronous invocation
+// of this function (the role may invoke only itself).
+type selfInvoker struct {
+	api      *lambdaapi.Client
+	function string
+}
+
+func (i selfInvoker) Continue(ctx context.Context, p sweep.Payload) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode the continuation: %w", err)
+	}
+	_, err = i.api.Invoke(ctx, &lambdaapi.InvokeInput{
+		FunctionName:   aws.String(i.function),
+		InvocationType: lambdatypes.InvocationTypeEvent,
+		Payload:        body,
+	})
+	if err != nil {
+		return fmt.Errorf("invoke %s asynchronously: %w", i.function, err)
+	}
+	return nil
+}
+
+// accountOf is the account of the notice topic, created by the same stack.
+func accountOf(topicARN string) string {
+	if parts := strings.Split(topicARN, ":"); len(parts) == 6 {
+		return parts[4]
+	}
+	return ""
+}
+
+// fatal stops the cold start with one clear JSON log line.
+func fatal(err error) {
+	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("cold start failed", "error", err.Error())
+	os.Exit(1)
+}

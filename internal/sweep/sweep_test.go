@@ -1,0 +1,551 @@
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
+)
+
+func seedFake(f *fakeECR, plan []seeded) {
+	for _, s := range plan {
+		f.add(guard.Repository{Name: s.repoName, Mutability: s.mutability, ExclusionFilters: s.filters, Tags: s.tags, Lifecycle: lifecycleText(s.lifecycle)})
+	}
+}
+
+// digest returns the one SWEEP_REPORT sent and its document.
+func digest(t *testing.T, pub *fakePublisher) (notice.Message, notice.SweepDocument) {
+	t.Helper()
+	reports := pub.byKind(notice.KindSweepReport)
+	if len(reports) != 1 {
+		t.Fatalf("%d SWEEP_REPORT notices, want 1", len(reports))
+	}
+	body, err := reports[0].SNSMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var structured map[string]string
+	if err := json.Unmarshal([]byte(body), &structured); err != nil {
+		t.Fatal(err)
+	}
+	var doc notice.SweepDocument
+	if err := json.Unmarshal([]byte(structured["sqs"]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return reports[0], doc
+}
+
+func TestSweepFixesExactlyTheNonCompliantRepositories(t *testing.T) {
+	rules := testRules(t)
+	f := newFixture(t, 4, rules, Options{Concurrency: 3})
+	plan := seedPlan(3*len(repoStates), nil)
+	seedFake(f.ecr, plan)
+
+	res, err := f.s.Handle(context.Background(), Payload{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusComplete || res.Link != 1 || res.Scanned != len(plan) || len(f.next.payloads) != 0 {
+		t.Fatalf("result = %+v, continuations %d", res, len(f.next.payloads))
+	}
+	for _, s := range plan {
+		got := f.ecr.repo(s.repoName)
+		if got.Mutability != s.wantMutability || !slices.Equal(got.ExclusionFilters, s.wantFilters) {
+			t.Errorf("%s: mutability %s %v, want %s %v", s.repoName, got.Mutability, got.ExclusionFilters, s.wantMutability, s.wantFilters)
+		}
+		if lc := lifecycleState(t, rules, got.Lifecycle); lc != s.wantLifecycle {
+			t.Errorf("%s: lifecycle %s, want %s", s.repoName, lc, s.wantLifecycle)
+		}
+	}
+	msg, doc := digest(t, f.pub)
+	if want := wantCounts(plan); doc.Counts != want || res.Counts != want {
+		t.Errorf("digest counts %+v\nresult counts %+v\nwant %+v", doc.Counts, res.Counts, want)
+	}
+	if doc.Kind != "SWEEP_REPORT" || doc.Severity != "HIGH" || doc.DryRun || !doc.Complete || doc.Invocations != 1 || doc.Truncated != 0 {
+		t.Errorf("document = %+v", doc)
+	}
+	// The changed list holds exactly the repositories with an action, sorted.
+	var wantChanged []string
+	for _, s := range plan {
+		if s.want.remediated || s.want.lifecycle {
+			wantChanged = append(wantChanged, s.repoName)
+		}
+	}
+	slices.Sort(wantChanged)
+	var gotChanged []string
+	for _, c := range doc.Changed {
+		gotChanged = append(gotChanged, c.Name)
+		st := stateOf(t, plan, c.Name)
+		var want []guard.Kind
+		if st.want.remediated {
+			want = append(want, guard.KindRemediated)
+		}
+		if st.want.lifecycle {
+			want = append(want, guard.KindLifecycleRestored)
+		}
+		if !slices.Equal(c.Actions, want) || c.Exemption != st.wantExemption {
+			t.Errorf("%s: actions %v exemption %q, want %v %q", c.Name, c.Actions, c.Exemption, want, st.wantExemption)
+		}
+	}
+	if !slices.Equal(gotChanged, wantChanged) {
+		t.Errorf("changed %v\nwant    %v", gotChanged, wantChanged)
+	}
+	want := notice.SweepCounts{}
+	want = wantCounts(plan)
+	if wantSubject := "[ecr-guard] SWEEP_REPORT " + itoa(want.Remediated) + " remediated, 0 failed (123456789012 us-east-1)"; msg.Subject != wantSubject {
+		t.Errorf("subject %q, want %q", msg.Subject, wantSubject)
+	}
+	if n := len(f.pub.sent); n != 1 {
+		t.Errorf("%d notices, want only the digest", n)
+	}
+
+	// A second sweep changes nothing and reports no remediation.
+	f.ecr.resetCalls()
+	f.pub.sent = nil
+	if _, err := f.s.Handle(context.Background(), Payload{}); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.ecr.writes(); w != 0 {
+		t.Errorf("second sweep made %d writes", w)
+	}
+	_, doc = digest(t, f.pub)
+	if want := wantSecondCounts(plan); doc.Counts != want {
+		t.Errorf("second digest counts %+v, want %+v", doc.Counts, want)
+	}
+	if doc.Severity != "INFO" || len(doc.Changed) != 0 {
+		t.Errorf("second document = %+v", doc)
+	}
+}
+
+func stateOf(t *testing.T, plan []seeded, name string) seeded {
+	t.Helper()
+	for _, s := range plan {
+		if s.repoName == name {
+			return s
+		}
+	}
+	t.Fatalf("no seeded repository %s", name)
+	return seeded{}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestSweepCallsOnlyWhatTheRulesNeed(t *testing.T) {
+	for _, mode := range []guard.LifecycleMode{guard.LifecycleEnforce, guard.LifecycleMissing, guard.LifecycleOff} {
+		t.Run(string(mode), func(t *testing.T) {
+			rules := testRules(t)
+			rules.LifecycleMode = mode
+			f := newFixture(t, 10, rules, Options{})
+			plan := seedPlan(25, map[string]int{"compliant": 1})
+			seedFake(f.ecr, plan)
+			if _, err := f.s.Handle(context.Background(), Payload{}); err != nil {
+				t.Fatal(err)
+			}
+			wantLifecycle := 1
+			if mode == guard.LifecycleOff {
+				wantLifecycle = 0
+			}
+			for _, s := range plan {
+				calls := f.ecr.perRepo[s.repoName]
+				if calls["Lifecycle"] != wantLifecycle || len(calls) > wantLifecycle {
+					t.Errorf("%s: calls %v, want only %d GetLifecyclePolicy", s.repoName, calls, wantLifecycle)
+				}
+			}
+			if n := f.ecr.calls["ListPage"]; n != 3 {
+				t.Errorf("%d pages listed for 25 repositories at 10 a page, want 3", n)
+			}
+		})
+	}
+	t.Run("tags only for non-compliant mutability", func(t *testing.T) {
+		f := newFixture(t, 100, testRules(t), Options{})
+		plan := seedPlan(2*len(repoStates), nil)
+		seedFake(f.ecr, plan)
+		if _, err := f.s.Handle(context.Background(), Payload{}); err != nil {
+			t.Fatal(err)
+		}
+		rules := testRules(t)
+		for _, s := range plan {
+			want := b2i(!rules.MutabilityCompliant(s.mutability, s.filters))
+			if got := f.ecr.perRepo[s.repoName]["Tags"]; got != want {
+				t.Errorf("%s: %d tag reads, want %d", s.repoName, got, want)
+			}
+		}
+	})
+}
+
+func apiError(code string) error {
+	return &smithy.GenericAPIError{Code: code, Message: code + " for the test"}
+}
+
+func TestFailuresDoNotStopTheSweep(t *testing.T) {
+	f := newFixture(t, 5, testRules(t), Options{Concurrency: 2})
+	plan := seedPlan(20, map[string]int{"mutable": 1, "missing-lifecycle": 1})
+	seedFake(f.ecr, plan)
+	denied, throttled, gone, writeDenied := plan[0].repoName, plan[2].repoName, plan[4].repoName, plan[1].repoName
+	f.ecr.failOn(denied, "Tags", apiError("AccessDeniedException"))
+	f.ecr.failOn(throttled, "Lifecycle", apiError("ThrottlingException"))
+	f.ecr.failOn(writeDenied, "PutLifecycle", apiError("AccessDeniedException"))
+	// gone is listed, then deleted before its reads.
+	f.ecr.onCall = func(op, repo string) {
+		if repo == plan[3].repoName {
+			f.ecr.remove(gone)
+		}
+	}
+
+	res, err := f.s.Handle(context.Background(), Payload{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusComplete || res.Scanned != len(plan) {
+		t.Fatalf("result = %+v", res)
+	}
+	_, doc := digest(t, f.pub)
+	if doc.Counts.Scanned != 20 || doc.Counts.Failed != 3 || doc.Counts.Deleted != 1 || doc.Severity != "CRITICAL" {
+		t.Errorf("counts %+v severity %s", doc.Counts, doc.Severity)
+	}
+	// 10 mutable: two failed, one deleted before it was read, 7 fixed.
+	// 10 missing lifecycle: one failed, 9 fixed.
+	if doc.Counts.Remediated != 7 || doc.Counts.LifecycleRestored != 9 {
+		t.Errorf("counts %+v", doc.Counts)
+	}
+	failed := f.pub.byKind(string(guard.KindFailed))
+	var names []string
+	for _, m := range failed {
+		names = append(names, m.Attributes["repository"])
+		d := m.Document.(notice.EventDocument)
+		if d.Trigger != nil || !strings.Contains(m.Text, "Scheduled sweep") || d.Repository.Region != "us-east-1" || m.Attributes["account"] != "123456789012" {
+			t.Errorf("FAILED notice %q: trigger %v, text:\n%s", m.Subject, d.Trigger, m.Text)
+		}
+	}
+	slices.Sort(names)
+	// Permanent failures get a FAILED notice; the throttled one (retryable,
+	// after the SDK's retries) is only counted.
+	if want := slices.Sorted(slices.Values([]string{denied, writeDenied})); !slices.Equal(names, want) {
+		t.Errorf("FAILED notices for %v, want %v", names, want)
+	}
+	for _, c := range doc.Changed {
+		if c.Name == throttled && !slices.Equal(c.Actions, []guard.Kind{guard.KindFailed}) {
+			t.Errorf("%s listed with %v", c.Name, c.Actions)
+		}
+	}
+	if !strings.Contains(f.logs.String(), `"error_code":"ThrottlingException"`) {
+		t.Error("the throttled repository was not logged with its error code")
+	}
+}
+
+func TestListFailureFailsTheLink(t *testing.T) {
+	f := newFixture(t, 5, testRules(t), Options{})
+	f.ecr.listErr = apiError("AccessDeniedException")
+	if _, err := f.s.Handle(context.Background(), Payload{}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(f.pub.sent) != 0 || len(f.next.payloads) != 0 {
+		t.Errorf("a failed listing published %d notices and continued %d times", len(f.pub.sent), len(f.next.payloads))
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		payload bool
+		env     bool
+	}{{"payload", true, false}, {"DRY_RUN", false, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			rules := testRules(t)
+			rules.DryRun = tt.env
+			f := newFixture(t, 50, rules, Options{})
+			plan := seedPlan(2*len(repoStates), nil)
+			seedFake(f.ecr, plan)
+			if _, err := f.s.Handle(context.Background(), Payload{DryRun: tt.payload}); err != nil {
+				t.Fatal(err)
+			}
+			if w := f.ecr.writes(); w != 0 {
+				t.Fatalf("dry run made %d writes", w)
+			}
+			msg, doc := digest(t, f.pub)
+			if !doc.DryRun || doc.Counts != wantCounts(plan) {
+				t.Errorf("document = %+v, want counts %+v", doc, wantCounts(plan))
+			}
+			for _, c := range doc.Changed {
+				for _, a := range c.Actions {
+					if a != guard.KindWouldRemediate && a != guard.KindWouldRestoreLifecycle {
+						t.Errorf("%s: action %s in a dry run", c.Name, a)
+					}
+				}
+			}
+			if !strings.HasPrefix(msg.Subject, "[ecr-guard] SWEEP_REPORT dry run: ") || !strings.Contains(msg.Text, "DRY RUN") {
+				t.Errorf("subject %q text:\n%s", msg.Subject, msg.Text)
+			}
+		})
+	}
+}
+
+// runChain plays Lambda: it invokes the handler with each continuation
+// payload (through JSON, as Lambda does) until the chain ends.
+func runChain(t *testing.T, f *fixture, first Payload, invocation time.Duration) []Result {
+	t.Helper()
+	payload := first
+	var results []Result
+	for link := 1; ; link++ {
+		if link > 200 {
+			t.Fatal("the chain does not end")
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(invocation))
+		before := len(f.next.payloads)
+		res, err := f.s.Handle(ctx, payload)
+		cancel()
+		if err != nil {
+			t.Fatalf("link %d: %v", link, err)
+		}
+		results = append(results, res)
+		if res.Link != link {
+			t.Fatalf("link %d reports link %d", link, res.Link)
+		}
+		if res.Status != StatusContinued {
+			if len(f.next.payloads) != before {
+				t.Fatalf("link %d ended the chain and continued it", link)
+			}
+			return results
+		}
+		if len(f.next.payloads) != before+1 {
+			t.Fatalf("link %d continued %d times", link, len(f.next.payloads)-before)
+		}
+		raw, err := json.Marshal(f.next.payloads[before])
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload = Payload{}
+		if err := json.Unmarshal(raw, &payload); err != nil {
+			t.Fatal(err)
+		}
+		if payload.Continuation.Link != link+1 || payload.Continuation.ChainID != res.ChainID {
+			t.Fatalf("continuation %+v after link %d", payload.Continuation, link)
+		}
+		// Time passes between the links.
+		f.clock.Advance(time.Second)
+	}
+}
+
+func TestContinuationChainCoversEveryRepositoryOnce(t *testing.T) {
+	rules := testRules(t)
+	// Every lifecycle read takes a (fake) second; a 30 s invocation keeps a
+	// 10 s margin, so a link gets through about 20 repositories, spread over
+	// pages of 7 (positions fall inside pages and on page boundaries).
+	f := newFixture(t, 7, rules, Options{Concurrency: 4})
+	f.ecr.onCall = func(op, _ string) {
+		if op == "Lifecycle" {
+			f.clock.Advance(time.Second)
+		}
+	}
+	plan := seedPlan(150, nil)
+	seedFake(f.ecr, plan)
+	start := f.clock.Now()
+
+	results := runChain(t, f, Payload{}, 30*time.Second)
+	if len(results) < 5 {
+		t.Fatalf("%d links, want a chain", len(results))
+	}
+	for _, s := range plan {
+		if n := f.ecr.perRepo[s.repoName]["Lifecycle"]; n != 1 {
+			t.Errorf("%s evaluated %d times", s.repoName, n)
+		}
+	}
+	scanned := 0
+	for i, r := range results {
+		scanned += r.Scanned
+		if r.Scanned == 0 {
+			t.Errorf("link %d scanned nothing", i+1)
+		}
+		if i > 0 && r.Start != results[i-1].Stop {
+			t.Errorf("link %d starts at %+v, link %d stopped at %+v", i+1, r.Start, i, results[i-1].Stop)
+		}
+	}
+	if scanned != len(plan) {
+		t.Errorf("links scanned %d repositories, want %d", scanned, len(plan))
+	}
+	_, doc := digest(t, f.pub)
+	if doc.Counts != wantCounts(plan) || doc.Invocations != len(results) || !doc.Complete {
+		t.Errorf("digest %+v\nwant counts %+v over %d invocations", doc, wantCounts(plan), len(results))
+	}
+	if doc.StartedAt != start.Format(time.RFC3339) || doc.DurationSeconds < 150 {
+		t.Errorf("digest started %s, lasted %vs; want %s and the whole chain", doc.StartedAt, doc.DurationSeconds, start.Format(time.RFC3339))
+	}
+	for _, want := range []string{`"msg":"sweep link started"`, `"msg":"sweep link stopped"`, `"start_index"`, `"stop_index"`, `"reason":"deadline margin reached"`} {
+		if !strings.Contains(f.logs.String(), want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+}
+
+func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
+	f := newFixture(t, 100, testRules(t), Options{Concurrency: 1})
+	f.ecr.onCall = func(op, _ string) {
+		if op == "Lifecycle" {
+			f.clock.Advance(time.Second)
+		}
+	}
+	plan := seedPlan(40, map[string]int{"mutable": 1})
+	seedFake(f.ecr, plan)
+	ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(20*time.Second))
+	defer cancel()
+	res, err := f.s.Handle(ctx, Payload{DryRun: true})
+	if err != nil || res.Status != StatusContinued {
+		t.Fatalf("first link: %+v, %v", res, err)
+	}
+	next := f.next.payloads[0]
+	if !next.DryRun || next.Continuation.Position.Index != res.Scanned || next.Continuation.Position.After != plan[res.Scanned-1].repoName {
+		t.Fatalf("continuation %+v after %d repositories", next.Continuation, res.Scanned)
+	}
+	// Two repositories the first link finished are deleted before the
+	// second link: it must still resume right after the last one finished.
+	f.ecr.remove(plan[0].repoName)
+	f.ecr.remove(plan[1].repoName)
+	f.ecr.onCall = nil
+	if _, err := f.s.Handle(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range plan {
+		if n := f.ecr.perRepo[s.repoName]["Lifecycle"]; i >= 2 && n != 1 {
+			t.Errorf("%s evaluated %d times", s.repoName, n)
+		}
+	}
+	if w := f.ecr.writes(); w != 0 {
+		t.Errorf("the dry-run chain made %d writes", w)
+	}
+	_, doc := digest(t, f.pub)
+	if !doc.DryRun || doc.Counts.Scanned != 40 || doc.Counts.Remediated != 40 {
+		t.Errorf("digest %+v", doc)
+	}
+}
+
+func TestChainIsBounded(t *testing.T) {
+	f := newFixture(t, 10, testRules(t), Options{MaxLinks: 3})
+	f.ecr.onCall = func(op, _ string) {
+		if op == "Lifecycle" {
+			f.clock.Advance(5 * time.Second)
+		}
+	}
+	seedFake(f.ecr, seedPlan(100, nil))
+	results := runChain(t, f, Payload{}, 20*time.Second)
+	if len(results) != 3 || results[2].Status != StatusStopped {
+		t.Fatalf("%d links, last %+v; want 3, stopped", len(results), results[len(results)-1])
+	}
+	msg, doc := digest(t, f.pub)
+	if doc.Complete || doc.Severity != "HIGH" || !strings.Contains(msg.Subject, "INCOMPLETE") || !strings.Contains(msg.Text, "INCOMPLETE") {
+		t.Errorf("subject %q document %+v", msg.Subject, doc)
+	}
+	if !strings.Contains(f.logs.String(), `"level":"ERROR","msg":"sweep chain stopped before covering every repository`) {
+		t.Error("the stopped chain was not logged at ERROR")
+	}
+	// A continuation beyond the bound (a replayed or crafted payload) does
+	// no work and reports.
+	f.pub.sent = nil
+	f.ecr.resetCalls()
+	res, err := f.s.Handle(context.Background(), Payload{Continuation: &Continuation{ChainID: "x", Link: 4, StartedAt: f.clock.Now()}})
+	if err != nil || res.Status != StatusStopped || f.ecr.calls["ListPage"] != 0 {
+		t.Errorf("link beyond the bound: %+v %v, %d listings", res, err, f.ecr.calls["ListPage"])
+	}
+}
+
+func TestEveryLinkMakesProgress(t *testing.T) {
+	// An invocation shorter than the margin still evaluates one repository.
+	f := newFixture(t, 10, testRules(t), Options{})
+	plan := seedPlan(3, nil)
+	seedFake(f.ecr, plan)
+	results := runChain(t, f, Payload{}, time.Second)
+	if len(results) != 3 {
+		t.Fatalf("%d links for 3 repositories, want 3", len(results))
+	}
+}
+
+func TestMargin(t *testing.T) {
+	s := New(nil, nil, nil, guard.Rules{}, nil, Options{})
+	for _, tt := range []struct{ total, want time.Duration }{
+		{900 * time.Second, 90 * time.Second},
+		{60 * time.Second, 10 * time.Second},
+		{5 * time.Second, 10 * time.Second},
+	} {
+		begin := time.Now()
+		ctx, cancel := context.WithDeadline(context.Background(), begin.Add(tt.total))
+		got, _, ok := s.margin(ctx, begin)
+		cancel()
+		if !ok || got != tt.want {
+			t.Errorf("margin for %v = %v, want %v", tt.total, got, tt.want)
+		}
+	}
+	if _, _, ok := s.margin(context.Background(), time.Now()); ok {
+		t.Error("a context without deadline has a margin")
+	}
+}
+
+func TestContinueFailureFailsTheLink(t *testing.T) {
+	f := newFixture(t, 10, testRules(t), Options{})
+	f.next.err = errors.New("invoke refused")
+	f.ecr.onCall = func(op, _ string) { f.clock.Advance(time.Minute) }
+	seedFake(f.ecr, seedPlan(5, nil))
+	ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(time.Minute))
+	defer cancel()
+	if _, err := f.s.Handle(ctx, Payload{}); err == nil || !strings.Contains(err.Error(), "invoke refused") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(f.pub.sent) != 0 {
+		t.Error("a link that could not continue published the digest")
+	}
+}
+
+func TestMalformedContinuation(t *testing.T) {
+	f := newFixture(t, 10, testRules(t), Options{})
+	for _, c := range []*Continuation{
+		{Link: 2, StartedAt: time.Now()},
+		{ChainID: "x", Link: 1, StartedAt: time.Now()},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), Position: Position{Index: -1}},
+		{ChainID: "x", Link: 2},
+	} {
+		if _, err := f.s.Handle(context.Background(), Payload{Continuation: c}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%+v: err = %v", c, err)
+		}
+	}
+}
+
+func TestDigestPublishFailureFailsTheLink(t *testing.T) {
+	f := newFixture(t, 10, testRules(t), Options{})
+	seedFake(f.ecr, seedPlan(3, nil))
+	f.pub.err = apiError("KMSAccessDeniedException")
+	if _, err := f.s.Handle(context.Background(), Payload{}); err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"sweep report not published"`) || !strings.Contains(f.logs.String(), `"notice_message"`) {
+		t.Errorf("the unpublished report was not logged in full:\n%s", f.logs.String())
+	}
+}
+
+func TestChangedListIsCappedAcrossLinks(t *testing.T) {
+	f := newFixture(t, 10, testRules(t), Options{MaxChanged: 5})
+	f.ecr.onCall = func(op, _ string) {
+		if op == "Lifecycle" {
+			f.clock.Advance(time.Second)
+		}
+	}
+	seedFake(f.ecr, seedPlan(30, map[string]int{"mutable": 1}))
+	results := runChain(t, f, Payload{}, 20*time.Second)
+	if len(results) < 2 {
+		t.Fatalf("%d links", len(results))
+	}
+	for _, p := range f.next.payloads {
+		if len(p.Continuation.Changed) > 5 {
+			t.Errorf("continuation carries %d changed repositories, cap 5", len(p.Continuation.Changed))
+		}
+	}
+	msg, doc := digest(t, f.pub)
+	if len(doc.Changed) != 5 || doc.Truncated != 25 || !strings.Contains(msg.Text, "and 25 more") {
+		t.Errorf("changed %d truncated %d text:\n%s", len(doc.Changed), doc.Truncated, msg.Text)
+	}
+}
