@@ -93,6 +93,48 @@ func (r *runner) run() {
 	}
 	fmt.Println("\nfunction log (slog JSON and EMF metric lines) is in the RIE output; the last lines:")
 	fmt.Println(indent(lastLines(rie.Output(), 6), "  "))
+
+	r.drySweep(api, inbox, proxy, env, baseline)
+}
+
+// drySweep seeds repositories the events never touched and runs the sweep
+// function once with the scheduled input {"dryRun": true}.
+func (r *runner) drySweep(api *ecr.Client, inbox *testenv.Inbox, proxy *testenv.Proxy, env []string, baseline guard.LifecyclePolicy) {
+	fmt.Println("\nscheduled sweep, dry run: repositories that no event told ecr-guard about")
+	ctx := context.Background()
+	missed := map[string]*scenario.State{
+		"legacy/billing":  {Mutability: guard.Mutable, Lifecycle: "baseline"},
+		"legacy/reports":  {Mutability: guard.Immutable, Lifecycle: "absent"},
+		"sandbox/expired": {Mutability: guard.Mutable, Lifecycle: "baseline", Tags: map[string]string{"environment": "dev", "exemption-expires": "2025-01-31"}},
+	}
+	for _, name := range []string{"legacy/billing", "legacy/reports", "sandbox/expired"} {
+		if err := scenario.Seed(ctx, api, name, missed[name], baseline.Text()); err != nil {
+			r.Fatalf("seed: %v", err)
+		}
+		fmt.Printf("      %s: %v\n", name, missed[name])
+	}
+	fmt.Println("building functions/sweep ...")
+	rie := testenv.StartRIE(r, testenv.BuildBootstrap(r, "./functions/sweep"), env)
+	proxy.Reset()
+	status, body := rie.Invoke(r, []byte(`{"dryRun": true}`))
+	fmt.Printf("      invoke {\"dryRun\": true}: HTTP %d %s\n", status, strings.TrimSpace(string(body)))
+	for name, want := range missed {
+		got, err := scenario.Read(ctx, api, name, baseline)
+		if err != nil {
+			r.Fatalf("read: %v", err)
+		}
+		if !scenario.Equal(got, want) {
+			r.Fatalf("the dry run changed %s: %v", name, got)
+		}
+	}
+	fmt.Println("      nothing was written (dry run); the digest:")
+	texts := publishedTexts(proxy)
+	for i, n := range inbox.Drain(r, 500*time.Millisecond) {
+		fmt.Printf("      notice: %s\n", n.Subject)
+		if i < len(texts) {
+			fmt.Println(indent(texts[i], "              | "))
+		}
+	}
 }
 
 // publishedTexts returns the plain-text body of each Publish the function
