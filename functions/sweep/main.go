@@ -7,14 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	lambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/ecr-guard/ecr-guard/internal/config"
 	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
+	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
 )
@@ -30,16 +29,10 @@ import (
 func main() {
 	cfg, err := config.LoadSweep(os.Getenv)
 	if err != nil {
-		fatal(err)
+		lambdaenv.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-
-	// Adaptive retries back off on throttling; the invocation deadline
-	// (carried by the context) bounds them.
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRetryMode(aws.RetryModeAdaptive))
-	if err != nil {
-		fatal(err)
-	}
+	log := lambdaenv.Logger(cfg.LogLevel)
+	awsCfg := lambdaenv.AWSConfig()
 	// One limiter for every ECR request attempt of every worker; burst 1, so
 	// no second holds more than SWEEP_MAX_TPS requests.
 	var limiter *rate.Limiter
@@ -88,10 +81,4 @@ func accountOf(topicARN string) string {
 		return parts[4]
 	}
 	return ""
-}
-
-// fatal stops the cold start with one clear JSON log line.
-func fatal(err error) {
-	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("cold start failed", "error", err.Error())
-	os.Exit(1)
 }

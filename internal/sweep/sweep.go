@@ -389,8 +389,9 @@ func (s *Sweeper) reconcile(ctx context.Context, rules guard.Rules, repo guard.R
 		log.Info("skipped: the repository was deleted during the sweep")
 		o.counts.Deleted = 1
 		return o
-	case writeErr != nil && awsfail.Retryable(writeErr):
-		// The SDK's retries are spent; the next sweep tries again. Counted
+	case writeErr != nil && plan.Kind() != guard.KindFailed:
+		// Retryable, and the SDK's retries are spent (remediate.Apply left
+		// the plan unchanged); the next sweep tries again. Counted
 		// and listed in the digest, no notice of its own.
 		log.Error("sweep of the repository failed", "error", writeErr.Error(), "error_code", awsfail.Code(writeErr), "retryable", true)
 		o.counts.Failed = 1
