@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ const DefaultLifecyclePolicy = `{"rules":[` +
 // so comparing it with a live policy is semantic, not textual.
 type LifecyclePolicy struct {
 	text      string
+	compact   string // text without insignificant whitespace
 	canonical any
 }
 
@@ -37,6 +39,11 @@ func (p LifecyclePolicy) Equal(text string) bool {
 	if p.canonical != nil && text == p.text {
 		// The usual case, the policy ecr-guard wrote itself: no need to
 		// parse it (the sweep compares one policy per repository).
+		return true
+	}
+	if p.canonical != nil && compactJSON(text) == p.compact {
+		// The same policy reformatted (by a person, or by ECR on storage)
+		// costs a scan, not a parse.
 		return true
 	}
 	c, err := canonicalPolicy(text)
@@ -100,7 +107,7 @@ func ParseLifecyclePolicy(text string) (LifecyclePolicy, error) {
 	if err != nil {
 		return LifecyclePolicy{}, err
 	}
-	return LifecyclePolicy{text: text, canonical: canonical}, nil
+	return LifecyclePolicy{text: text, compact: compactJSON(text), canonical: canonical}, nil
 }
 
 func validateRule(r lifecycleRule) error {
@@ -153,4 +160,14 @@ func rulePriority(rule any) float64 {
 	m, _ := rule.(map[string]any)
 	n, _ := m["rulePriority"].(float64)
 	return n
+}
+
+// compactJSON removes insignificant whitespace ("" for invalid JSON).
+func compactJSON(text string) string {
+	var b bytes.Buffer
+	b.Grow(len(text))
+	if json.Compact(&b, []byte(text)) != nil {
+		return ""
+	}
+	return b.String()
 }

@@ -2,8 +2,10 @@ package sweep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -48,13 +50,36 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
-// BenchmarkDecideForeignLifecyclePolicy is the slow path: a compliant
-// repository whose policy is the baseline written by someone else (other
-// whitespace), so the texts differ and the policy is parsed and compared.
-func BenchmarkDecideForeignLifecyclePolicy(b *testing.B) {
+// BenchmarkDecideReformattedLifecyclePolicy is a compliant repository whose
+// policy is the baseline with other whitespace: compacted, not parsed.
+func BenchmarkDecideReformattedLifecyclePolicy(b *testing.B) {
+	benchmarkDecideWithPolicy(b, strings.ReplaceAll(guard.DefaultLifecyclePolicy, ",", ", "))
+}
+
+// BenchmarkDecideReorderedLifecyclePolicy is a compliant repository whose
+// policy is the baseline with its rules in another order: parsed and
+// compared semantically, the slow path.
+func BenchmarkDecideReorderedLifecyclePolicy(b *testing.B) {
+	var doc struct {
+		Rules []json.RawMessage `json:"rules"`
+	}
+	if err := json.Unmarshal([]byte(guard.DefaultLifecyclePolicy), &doc); err != nil {
+		b.Fatal(err)
+	}
+	slices.Reverse(doc.Rules)
+	reordered, err := json.Marshal(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkDecideWithPolicy(b, string(reordered))
+}
+
+func benchmarkDecideWithPolicy(b *testing.B, policy string) {
 	rules := testRules(b)
-	repo := guard.Repository{Name: "team-a/web", Mutability: guard.Immutable,
-		Lifecycle: guard.Lifecycle{Exists: true, Text: strings.ReplaceAll(guard.DefaultLifecyclePolicy, ",", ", ")}}
+	repo := guard.Repository{Name: "team-a/web", Mutability: guard.Immutable, Lifecycle: guard.Lifecycle{Exists: true, Text: policy}}
+	if p := rules.Decide(guard.Input{Checks: checks, Repo: repo, Now: time.Now()}); len(p.Findings) != 0 {
+		b.Fatalf("the policy must be equal to the baseline: %+v", p.Findings)
+	}
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
