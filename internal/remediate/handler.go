@@ -179,10 +179,8 @@ func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, 
 	}
 	id, err := h.notices.Publish(ctx, msg)
 	if err != nil {
-		body, _ := msg.SNSMessage()
 		h.metrics.Count(metrics.NoticeFailures, msg.Attributes["kind"], 1)
-		log.Error("notice not published", "error", err.Error(), "error_code", awsfail.Code(err),
-			"notice_subject", msg.Subject, "notice_attributes", msg.Attributes, "notice_message", body)
+		notice.LogUnpublished(log, msg, err)
 		return errors.Join(failure, fmt.Errorf("publish notice: %w", err))
 	}
 	log.Info("notice published", "kind", msg.Attributes["kind"], "severity", msg.Attributes["severity"], "message_id", id, "dry_run", plan.DryRun)

@@ -458,9 +458,7 @@ func (s *Sweeper) notifyFailed(ctx context.Context, log *slog.Logger, rules guar
 	log.Error("sweep of the repository failed", "error", failure.Error(), "error_code", awsfail.Code(failure), "retryable", false, "kind", msg.Attributes["kind"])
 	id, err := s.notices.Publish(ctx, msg)
 	if err != nil {
-		body, _ := msg.SNSMessage()
-		log.Error("notice not published", "error", err.Error(), "error_code", awsfail.Code(err),
-			"notice_subject", msg.Subject, "notice_attributes", msg.Attributes, "notice_message", body)
+		notice.LogUnpublished(log, msg, err)
 		return
 	}
 	log.Info("notice published", "kind", msg.Attributes["kind"], "severity", msg.Attributes["severity"], "message_id", id, "dry_run", plan.DryRun)
@@ -516,9 +514,7 @@ func (s *Sweeper) finish(ctx context.Context, log *slog.Logger, st *state, res R
 	})
 	id, err := s.notices.Publish(ctx, msg)
 	if err != nil {
-		body, _ := msg.SNSMessage()
-		log.Error("sweep report not published", "error", err.Error(), "error_code", awsfail.Code(err),
-			"notice_subject", msg.Subject, "notice_attributes", msg.Attributes, "notice_message", body)
+		notice.LogUnpublished(log, msg, err)
 		return res, fmt.Errorf("sweep chain %s: publish the report: %w", st.chainID, err)
 	}
 	res.MessageID = id

@@ -522,7 +522,7 @@ func TestDigestPublishFailureFailsTheLink(t *testing.T) {
 	if _, err := f.s.Handle(context.Background(), Payload{}); err == nil {
 		t.Fatal("no error")
 	}
-	if !strings.Contains(f.logs.String(), `"msg":"sweep report not published"`) || !strings.Contains(f.logs.String(), `"notice_message"`) {
+	if !strings.Contains(f.logs.String(), `"msg":"notice not published"`) || !strings.Contains(f.logs.String(), `"notice_message"`) {
 		t.Errorf("the unpublished report was not logged in full:\n%s", f.logs.String())
 	}
 }
