@@ -121,13 +121,23 @@ func Decode(raw []byte) (guard.Event, error) {
 	req := rec.RequestParameters
 	name, registryID := req.RepositoryName, req.RegistryID
 	if rec.EventName == guard.EventTagResource || rec.EventName == guard.EventUntagResource {
-		name, registryID, err = parseRepositoryARN(req.ResourceARN)
+		var region string
+		name, region, registryID, err = parseRepositoryARN(req.ResourceARN)
 		if err != nil {
 			return reject(ErrMalformed, rec.EventID, "%v", err)
+		}
+		if rec.AWSRegion != "" && region != rec.AWSRegion {
+			return reject(ErrNotApplicable, rec.EventID, "repository %s is in region %s, not %s where the call was made", name, region, rec.AWSRegion)
 		}
 	}
 	if name == "" {
 		return reject(ErrMalformed, rec.EventID, "no repository name in requestParameters")
+	}
+	// A call on another account's registry (cross-account access) is that
+	// account's business: acting on it here would touch what these rules do
+	// not cover.
+	if registryID != "" && rec.RecipientAccountID != "" && registryID != rec.RecipientAccountID {
+		return reject(ErrNotApplicable, rec.EventID, "repository %s is in registry %s, not in this account %s", name, registryID, rec.RecipientAccountID)
 	}
 
 	e := guard.Event{
@@ -165,16 +175,16 @@ func Decode(raw []byte) (guard.Event, error) {
 
 // parseRepositoryARN splits arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME;
 // NAME may itself contain "/".
-func parseRepositoryARN(arn string) (name, account string, err error) {
+func parseRepositoryARN(arn string) (name, region, account string, err error) {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "ecr" || parts[3] == "" || parts[4] == "" {
-		return "", "", fmt.Errorf("resourceArn %q is not an ECR ARN", arn)
+		return "", "", "", fmt.Errorf("resourceArn %q is not an ECR ARN", arn)
 	}
 	name, ok := strings.CutPrefix(parts[5], "repository/")
 	if !ok || name == "" {
-		return "", "", fmt.Errorf("resourceArn %q is not an ECR repository ARN", arn)
+		return "", "", "", fmt.Errorf("resourceArn %q is not an ECR repository ARN", arn)
 	}
-	return name, parts[4], nil
+	return name, parts[3], parts[4], nil
 }
 
 // bestEffortID finds the envelope id of an event that failed to decode as a

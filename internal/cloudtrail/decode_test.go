@@ -156,6 +156,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"ECR ARN that is not a repository", strings.Replace(tagging, `repository/team-a/web"`, `registry/x"`, 1), ErrMalformed, "not an ECR repository ARN", "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d11"},
 		{"ARN without a name", strings.Replace(tagging, `repository/team-a/web"`, `repository/"`, 1), ErrMalformed, "not an ECR repository ARN", "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d11"},
 		{"no ARN", strings.Replace(tagging, `"resourceArn"`, `"otherArn"`, 1), ErrMalformed, "is not an ECR ARN", "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d11"},
+		{"repository of another account", strings.Replace(valid, `"registryId": "123456789012"`, `"registryId": "210987654321"`, 1), ErrNotApplicable, "is in registry 210987654321, not in this account 123456789012", "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d04"},
+		{"ARN of another account", strings.Replace(tagging, `arn:aws:ecr:us-east-1:123456789012:repository/team-a/web"`, `arn:aws:ecr:us-east-1:210987654321:repository/team-a/web"`, 1), ErrNotApplicable, "not in this account", "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d11"},
+		{"ARN of another region", strings.Replace(tagging, `arn:aws:ecr:us-east-1:123456789012:repository/team-a/web"`, `arn:aws:ecr:eu-west-1:123456789012:repository/team-a/web"`, 1), ErrNotApplicable, "is in region eu-west-1, not us-east-1", "b1c2d3e4-f5a6-4b7c-8d9e-0f1a2b3c4d11"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,9 +181,9 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestRepositoryNameWithSlashesFromARN(t *testing.T) {
-	name, account, err := parseRepositoryARN("arn:aws-us-gov:ecr:us-gov-west-1:111122223333:repository/org/team/app")
-	if err != nil || name != "org/team/app" || account != "111122223333" {
-		t.Fatalf("got %q %q %v", name, account, err)
+	name, region, account, err := parseRepositoryARN("arn:aws-us-gov:ecr:us-gov-west-1:111122223333:repository/org/team/app")
+	if err != nil || name != "org/team/app" || region != "us-gov-west-1" || account != "111122223333" {
+		t.Fatalf("got %q %q %q %v", name, region, account, err)
 	}
 }
 
