@@ -112,6 +112,21 @@ func (w *world) published(t *testing.T) []map[string]string {
 	return out
 }
 
+// onlyNotice drains the inbox, which must hold exactly one notice, and
+// decodes its JSON document.
+func (w *world) onlyNotice(t *testing.T) notice.EventDocument {
+	t.Helper()
+	notices := w.inbox.Drain(t, 300*time.Millisecond)
+	if len(notices) != 1 {
+		t.Fatalf("want one notice, got %+v", notices)
+	}
+	var doc notice.EventDocument
+	if err := json.Unmarshal([]byte(notices[0].Message), &doc); err != nil {
+		t.Fatalf("the sqs body is not the JSON document: %v", err)
+	}
+	return doc
+}
+
 func readEvent(t *testing.T, name string) []byte {
 	t.Helper()
 	raw, err := scenario.ReadEvent(testenv.ModuleRoot(t), name)
@@ -292,14 +307,7 @@ func TestNoticeListsImagesPushedWhileMutable(t *testing.T) {
 	}
 	digestOf := digests(t, w.ecr)
 
-	notices := w.inbox.Drain(t, 300*time.Millisecond)
-	if len(notices) != 1 {
-		t.Fatalf("notices = %+v", notices)
-	}
-	var doc notice.EventDocument
-	if err := json.Unmarshal([]byte(notices[0].Message), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := w.onlyNotice(t)
 	pw := doc.PushedWhileMutable
 	if pw == nil || len(pw.Images) != 2 || pw.Truncated || pw.Since != changedAt.Format(time.RFC3339) {
 		t.Fatalf("pushedWhileMutable = %+v", pw)
@@ -367,14 +375,7 @@ func TestExemptionOutsideThePatternsIsRejected(t *testing.T) {
 	if got := w.state(t, "team-a/web"); got.Mutability != guard.Immutable {
 		t.Fatalf("a repository outside the patterns must be reverted despite the tag: %v", got)
 	}
-	notices := w.inbox.Drain(t, 300*time.Millisecond)
-	if len(notices) != 1 {
-		t.Fatalf("notices = %+v", notices)
-	}
-	var doc notice.EventDocument
-	if err := json.Unmarshal([]byte(notices[0].Message), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := w.onlyNotice(t)
 	var rejected *notice.Action
 	for i, a := range doc.Actions {
 		if a.Kind == guard.KindExemptionRejected {
