@@ -22,6 +22,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/config"
 	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
 )
@@ -44,6 +45,7 @@ func main() {
 		ecrrepo.New(ecr.NewFromConfig(awsCfg, ecrrepo.WithRateLimit(limiter))),
 		snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN),
 		selfInvoker{api: lambdaapi.NewFromConfig(awsCfg), function: function},
+		metrics.NewEMF(os.Stdout, function, time.Now),
 		cfg.Rules, log,
 		sweep.Options{Concurrency: cfg.Concurrency, Account: accountOf(cfg.TopicARN), Region: awsCfg.Region, Now: time.Now},
 	)

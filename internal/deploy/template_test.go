@@ -660,6 +660,7 @@ func checkRequiredAlarms(tmpl map[string]any) []string {
 		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getAtt(ruleDLQ, "QueueName")},
 		{"ecr-guard", "NoticeFailures", "FunctionName", ref(functionID)},
 		{"AWS/Lambda", "Errors", "FunctionName", ref(sweepFunctionID)},
+		{"ecr-guard", "NoticeFailures", "FunctionName", ref(sweepFunctionID)},
 	}
 	var problems []string
 	for _, w := range wants {

@@ -3,15 +3,18 @@ package sweep
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
@@ -260,12 +263,13 @@ type fixture struct {
 	next  *fakeContinuer
 	clock *clock
 	logs  *bytes.Buffer
+	emf   *bytes.Buffer
 	s     *Sweeper
 }
 
 func newFixture(t testing.TB, pageSize int, rules guard.Rules, opt Options) *fixture {
 	t.Helper()
-	f := &fixture{ecr: newFakeECR(pageSize), pub: &fakePublisher{}, next: &fakeContinuer{}, clock: newClock(), logs: &bytes.Buffer{}}
+	f := &fixture{ecr: newFakeECR(pageSize), pub: &fakePublisher{}, next: &fakeContinuer{}, clock: newClock(), logs: &bytes.Buffer{}, emf: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opt.Now == nil {
 		opt.Now = f.clock.Now
@@ -273,7 +277,7 @@ func newFixture(t testing.TB, pageSize int, rules guard.Rules, opt Options) *fix
 	if opt.Account == "" {
 		opt.Account, opt.Region = "123456789012", "us-east-1"
 	}
-	f.s = New(f.ecr, f.pub, f.next, rules, log, opt)
+	f.s = New(f.ecr, f.pub, f.next, metrics.NewEMF(&lockedWriter{w: f.emf}, "ecr-guard-sweep", opt.Now), rules, log, opt)
 	return f
 }
 
@@ -286,4 +290,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// metricTotals sums the EMF lines written so far by metric name.
+func (f *fixture) metricTotals(t testing.TB) map[string]int {
+	t.Helper()
+	totals := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(f.emf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("EMF line is not JSON: %q", line)
+		}
+		for _, d := range m["_aws"].(map[string]any)["CloudWatchMetrics"].([]any) {
+			for _, metric := range d.(map[string]any)["Metrics"].([]any) {
+				name := metric.(map[string]any)["Name"].(string)
+				totals[name] += int(m[name].(float64))
+			}
+		}
+	}
+	return totals
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
@@ -110,7 +111,7 @@ func (m *motoSweep) sweeper(repos Repositories, log *slog.Logger, opt Options) *
 		repos = m.repos
 	}
 	opt.Account, opt.Region = "123456789012", testenv.Region
-	return New(repos, m.pub, m.next, m.rules, log, opt)
+	return New(repos, m.pub, m.next, metrics.NewEMF(io.Discard, "ecr-guard-sweep", time.Now), m.rules, log, opt)
 }
 
 // notices drains the inbox: the SWEEP_REPORT documents and the other notices.

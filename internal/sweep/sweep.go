@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/remediate"
 )
@@ -45,6 +46,11 @@ type Repositories interface {
 // Publisher publishes a notice and returns its message id.
 type Publisher interface {
 	Publish(ctx context.Context, m notice.Message) (string, error)
+}
+
+// Metrics counts outcomes (CloudWatch EMF in production).
+type Metrics interface {
+	Count(metric, kind string, value int)
 }
 
 // Continuer starts the next link of the chain with payload (in production an
@@ -90,13 +96,14 @@ type Sweeper struct {
 	repos   Repositories
 	notices Publisher
 	next    Continuer
+	metrics Metrics
 	rules   guard.Rules
 	log     *slog.Logger
 	opt     Options
 }
 
 // New returns a Sweeper.
-func New(repos Repositories, notices Publisher, next Continuer, rules guard.Rules, log *slog.Logger, opt Options) *Sweeper {
+func New(repos Repositories, notices Publisher, next Continuer, metrics Metrics, rules guard.Rules, log *slog.Logger, opt Options) *Sweeper {
 	if opt.Concurrency < 1 {
 		opt.Concurrency = DefaultConcurrency
 	}
@@ -118,7 +125,7 @@ func New(repos Repositories, notices Publisher, next Continuer, rules guard.Rule
 	if opt.NewID == nil {
 		opt.NewID = randomID
 	}
-	return &Sweeper{repos: repos, notices: notices, next: next, rules: rules, log: log, opt: opt}
+	return &Sweeper{repos: repos, notices: notices, next: next, metrics: metrics, rules: rules, log: log, opt: opt}
 }
 
 // Payload is the function's input: the schedule's {"dryRun": false}, or a
@@ -394,6 +401,7 @@ func (s *Sweeper) reconcile(ctx context.Context, rules guard.Rules, repo guard.R
 		// the plan unchanged); the next sweep tries again. Counted
 		// and listed in the digest, no notice of its own.
 		log.Error("sweep of the repository failed", "error", writeErr.Error(), "error_code", awsfail.Code(writeErr), "retryable", true)
+		s.metrics.Count(metrics.Failed, string(guard.KindFailed), 1)
 		o.counts.Failed = 1
 		o.change = &notice.SweepChange{Name: repo.Name, Actions: []guard.Kind{guard.KindFailed}}
 		return o
@@ -425,6 +433,9 @@ func (s *Sweeper) reconcile(ctx context.Context, rules guard.Rules, repo guard.R
 		return o
 	}
 	o.change = change(repo.Name, plan)
+	for _, f := range plan.Findings {
+		s.metrics.Count(metrics.ForKind(f.Kind), string(f.Kind), 1)
+	}
 	if writeErr != nil {
 		s.notifyFailed(ctx, log, rules, repo, plan, writeErr)
 		return o
@@ -441,6 +452,7 @@ func (s *Sweeper) failed(ctx context.Context, log *slog.Logger, rules guard.Rule
 		return outcome{counts: notice.SweepCounts{Scanned: 1, Deleted: 1}}
 	}
 	o := outcome{counts: notice.SweepCounts{Scanned: 1, Failed: 1}, change: &notice.SweepChange{Name: repo.Name, Actions: []guard.Kind{guard.KindFailed}}}
+	s.metrics.Count(metrics.Failed, string(guard.KindFailed), 1)
 	if awsfail.Retryable(err) {
 		log.Error("sweep of the repository failed", "error", err.Error(), "error_code", awsfail.Code(err), "retryable", true)
 		return o
@@ -458,6 +470,7 @@ func (s *Sweeper) notifyFailed(ctx context.Context, log *slog.Logger, rules guar
 	log.Error("sweep of the repository failed", "error", failure.Error(), "error_code", awsfail.Code(failure), "retryable", false, "kind", msg.Attributes["kind"])
 	id, err := s.notices.Publish(ctx, msg)
 	if err != nil {
+		s.metrics.Count(metrics.NoticeFailures, msg.Attributes["kind"], 1)
 		notice.LogUnpublished(log, msg, err)
 		return
 	}
@@ -514,6 +527,7 @@ func (s *Sweeper) finish(ctx context.Context, log *slog.Logger, st *state, res R
 	})
 	id, err := s.notices.Publish(ctx, msg)
 	if err != nil {
+		s.metrics.Count(metrics.NoticeFailures, msg.Attributes["kind"], 1)
 		notice.LogUnpublished(log, msg, err)
 		return res, fmt.Errorf("sweep chain %s: publish the report: %w", st.chainID, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
@@ -98,8 +99,10 @@ func TestSweepFixesExactlyTheNonCompliantRepositories(t *testing.T) {
 	if !slices.Equal(gotChanged, wantChanged) {
 		t.Errorf("changed %v\nwant    %v", gotChanged, wantChanged)
 	}
-	want := notice.SweepCounts{}
-	want = wantCounts(plan)
+	want := wantCounts(plan)
+	if m := f.metricTotals(t); m[metrics.Remediated] != want.Remediated || m[metrics.LifecycleRestored] != want.LifecycleRestored || m[metrics.Failed] != 0 {
+		t.Errorf("metrics %v, want Remediated %d and LifecycleRestored %d", m, want.Remediated, want.LifecycleRestored)
+	}
 	if wantSubject := "[ecr-guard] SWEEP_REPORT " + itoa(want.Remediated) + " remediated, 0 failed (123456789012 us-east-1)"; msg.Subject != wantSubject {
 		t.Errorf("subject %q, want %q", msg.Subject, wantSubject)
 	}
@@ -467,7 +470,7 @@ func TestEveryLinkMakesProgress(t *testing.T) {
 }
 
 func TestMargin(t *testing.T) {
-	s := New(nil, nil, nil, guard.Rules{}, nil, Options{})
+	s := New(nil, nil, nil, nil, guard.Rules{}, nil, Options{})
 	for _, tt := range []struct{ total, want time.Duration }{
 		{900 * time.Second, 90 * time.Second},
 		{60 * time.Second, 10 * time.Second},
