@@ -108,6 +108,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 	}
 	if err != nil {
 		if awsfail.Retryable(err) {
+			log.Warn("read failed after the SDK's retries: the event will be retried", "error", err.Error(), "error_code", awsfail.Code(err))
 			return fmt.Errorf("read repository %s: %w", ev.Repository, err)
 		}
 		plan := guard.Plan{DryRun: h.rules.DryRun}
@@ -121,6 +122,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		// No notice now: the retry reads the live state again and reports
 		// what it finds (REMEDIATED, or OBSERVED if this attempt's first
 		// write went through).
+		log.Warn("write failed after the SDK's retries: the event will be retried", "error", writeErr.Error(), "error_code", awsfail.Code(writeErr))
 		return writeErr
 	}
 	if len(plan.Findings) == 0 {
