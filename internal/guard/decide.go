@@ -152,16 +152,21 @@ func (p Plan) top() (Finding, bool) {
 }
 
 // MutableWindow reports whether the plan found the repository's tags
-// mutable against the rules (remediated, would be, or observed closed): then
-// images pushed in the meantime may have overwritten trusted tags.
+// mutable against the rules (remediated, would be, observed closed, or a
+// revert that failed): then images pushed in the meantime may have
+// overwritten trusted tags.
 func (p Plan) MutableWindow() bool {
 	return slices.ContainsFunc(p.Findings, func(f Finding) bool {
-		return f.Area == AreaMutability && (f.Kind == KindRemediated || f.Kind == KindWouldRemediate || f.Kind == KindObserved)
+		if f.Area != AreaMutability {
+			return false
+		}
+		return f.Kind == KindRemediated || f.Kind == KindWouldRemediate || f.Kind == KindObserved ||
+			(f.Kind == KindFailed && p.SetMutability != nil)
 	})
 }
 
 // Fail replaces the planned outcome for area with a FAILED finding: the
-// write was refused for good.
+// read or write was refused for good.
 func (p *Plan) Fail(area Area, summary string) {
 	for i, f := range p.Findings {
 		if f.Area == area {
@@ -172,17 +177,22 @@ func (p *Plan) Fail(area Area, summary string) {
 	p.Findings = append(p.Findings, Finding{Kind: KindFailed, Area: area, Summary: summary})
 }
 
-// After is the repository state once the plan's writes are made.
+func (p Plan) failed(area Area) bool {
+	return slices.ContainsFunc(p.Findings, func(f Finding) bool { return f.Area == area && f.Kind == KindFailed })
+}
+
+// After is the repository state once the plan's writes are made: unchanged
+// in a dry run and where a write failed.
 func (p Plan) After(repo Repository, baseline LifecyclePolicy) Repository {
 	after := repo
 	if p.DryRun {
 		return after
 	}
-	if p.SetMutability != nil {
+	if p.SetMutability != nil && !p.failed(AreaMutability) {
 		after.Mutability = p.SetMutability.Mutability
 		after.ExclusionFilters = p.SetMutability.ExclusionFilters
 	}
-	if p.PutLifecycle {
+	if p.PutLifecycle && !p.failed(AreaLifecycle) {
 		after.Lifecycle = Lifecycle{Exists: true, Text: baseline.Text()}
 	}
 	return after

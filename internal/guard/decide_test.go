@@ -491,6 +491,25 @@ func TestPlanAfter(t *testing.T) {
 	}
 }
 
+func TestFailedWritesAreNotInTheAfterState(t *testing.T) {
+	rules := testRules(t)
+	before := withLifecycle(repo(Mutable, nil), Lifecycle{})
+	p := rules.Decide(Input{Checks: Checks{Mutability: true, Lifecycle: true}, Repo: before, Now: now})
+	p.Fail(AreaMutability, "AccessDenied")
+	after := p.After(before, rules.Baseline)
+	if after.Mutability != Mutable || !after.Lifecycle.Exists {
+		t.Fatalf("after = %+v, want still MUTABLE with the baseline applied", after)
+	}
+	if !p.MutableWindow() {
+		t.Fatal("a failed revert leaves the window open: images pushed must be listed")
+	}
+	var readFailure Plan
+	readFailure.Fail(AreaMutability, "could not read")
+	if readFailure.MutableWindow() {
+		t.Fatal("a read failure says nothing about mutability")
+	}
+}
+
 func TestIsSelf(t *testing.T) {
 	rules := testRules(t)
 	self := Event{Principal: Principal{IssuerARN: rules.SelfRoleARN}}

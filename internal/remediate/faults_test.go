@@ -185,6 +185,15 @@ func oneNotice(t *testing.T, w *faultWorld, kind guard.Kind) (testenv.Notice, no
 	return n, doc
 }
 
+// kindsAndAreas is the kind and area of each of the document's actions.
+func kindsAndAreas(doc notice.EventDocument) []notice.Action {
+	var out []notice.Action
+	for _, a := range doc.Actions {
+		out = append(out, notice.Action{Kind: a.Kind, Area: a.Area})
+	}
+	return out
+}
+
 func noNotice(t *testing.T, w *faultWorld) {
 	t.Helper()
 	if n := w.proxy.Count("sns.Publish"); n != 0 {
@@ -289,19 +298,24 @@ func TestExhaustedRetriesFailThenLambdaRetryNotifies(t *testing.T) {
 		seed      scenario.State
 		fault     injected
 		afterFail scenario.State // state after the failed invocation
-		retryKind guard.Kind
-		actions   []notice.Action // kind and area of the retry notice's actions
-		want      scenario.State
+		// firstActions are the failed invocation's notice (nil: none): what
+		// did happen is reported at once when a write went through.
+		firstActions []notice.Action
+		retryKind    guard.Kind
+		actions      []notice.Action // kind and area of the retry notice's actions
+		want         scenario.State
 	}{
 		{
 			name: "throttling on every PutLifecyclePolicy", event: "create-repository-mutable.json",
 			repo: "team-a/web", seed: mutableNoLifecycle,
 			fault: injected{"PutLifecyclePolicy", testenv.APIErrorFault(400, "ThrottlingException"), -1},
-			// The mutability revert went through before the lifecycle write failed.
-			afterFail: scenario.State{Mutability: guard.Immutable, Lifecycle: "absent"},
-			retryKind: guard.KindObserved,
-			actions:   []notice.Action{{Kind: guard.KindObserved, Area: guard.AreaMutability}, {Kind: guard.KindLifecycleRestored, Area: guard.AreaLifecycle}},
-			want:      immutableBaseline,
+			// The mutability revert went through before the lifecycle write
+			// failed: the first invocation reports both at once.
+			afterFail:    scenario.State{Mutability: guard.Immutable, Lifecycle: "absent"},
+			firstActions: []notice.Action{{Kind: guard.KindRemediated, Area: guard.AreaMutability}, {Kind: guard.KindFailed, Area: guard.AreaLifecycle}},
+			retryKind:    guard.KindObserved,
+			actions:      []notice.Action{{Kind: guard.KindObserved, Area: guard.AreaMutability}, {Kind: guard.KindLifecycleRestored, Area: guard.AreaLifecycle}},
+			want:         immutableBaseline,
 		},
 		{
 			name: "HTTP 503 on every PutImageTagMutability", event: "put-image-tag-mutability-mutable.json",
@@ -328,7 +342,14 @@ func TestExhaustedRetriesFailThenLambdaRetryNotifies(t *testing.T) {
 			if got := w.proxy.Count(tt.fault.op); got != sdkAttempts {
 				t.Errorf("proxy saw %d %s, want the SDK's %d attempts", got, tt.fault.op, sdkAttempts)
 			}
-			noNotice(t, w)
+			if tt.firstActions == nil {
+				noNotice(t, w)
+			} else {
+				n, doc := oneNotice(t, w, guard.KindFailed)
+				if got := kindsAndAreas(doc); !slices.Equal(got, tt.firstActions) {
+					t.Fatalf("first notice actions = %+v, want %+v\n%s", doc.Actions, tt.firstActions, n.Message)
+				}
+			}
 			w.wantState(t, tt.repo, &tt.afterFail)
 			// The SDK gives up well within the function's 60 s timeout, so
 			// the failure reaches Lambda rather than a timeout.
@@ -348,11 +369,7 @@ func TestExhaustedRetriesFailThenLambdaRetryNotifies(t *testing.T) {
 			}
 			w.wantState(t, tt.repo, &tt.want)
 			n, doc := oneNotice(t, w, tt.retryKind)
-			var got []notice.Action
-			for _, a := range doc.Actions {
-				got = append(got, notice.Action{Kind: a.Kind, Area: a.Area})
-			}
-			if !slices.Equal(got, tt.actions) {
+			if got := kindsAndAreas(doc); !slices.Equal(got, tt.actions) {
 				t.Fatalf("retry notice actions = %+v, want %+v\n%s", doc.Actions, tt.actions, n.Message)
 			}
 		})

@@ -552,3 +552,25 @@ func TestChangedListIsCappedAcrossLinks(t *testing.T) {
 		t.Errorf("changed %d truncated %d text:\n%s", len(doc.Changed), doc.Truncated, msg.Text)
 	}
 }
+
+// A revert that went through is reported even when the lifecycle write that
+// follows it fails: the sweep has no retry that would report it later.
+func TestARevertIsCountedWhenTheLifecycleWriteThenFails(t *testing.T) {
+	f := newFixture(t, 5, testRules(t), Options{})
+	f.ecr.add(guard.Repository{Name: "legacy/app", ARN: "arn:aws:ecr:us-east-1:123456789012:repository/legacy/app", RegistryID: "123456789012", Mutability: guard.Mutable})
+	f.ecr.failOn("legacy/app", "PutLifecycle", apiError("ThrottlingException"))
+	if _, err := f.s.Handle(context.Background(), Payload{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ecr.repo("legacy/app").Mutability; got != guard.Immutable {
+		t.Fatalf("mutability = %s", got)
+	}
+	_, doc := digest(t, f.pub)
+	if doc.Counts.Remediated != 1 || doc.Counts.Failed != 1 || len(doc.Changed) != 1 ||
+		!slices.Equal(doc.Changed[0].Actions, []guard.Kind{guard.KindRemediated, guard.KindFailed}) {
+		t.Fatalf("digest counts %+v changed %+v", doc.Counts, doc.Changed)
+	}
+	if failed := f.pub.byKind(string(guard.KindFailed)); len(failed) != 1 {
+		t.Fatalf("want one FAILED notice for the repository, got %d", len(failed))
+	}
+}
