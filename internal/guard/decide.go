@@ -268,7 +268,7 @@ func (r Rules) decideMutability(p *Plan, in Input) {
 		}
 		return
 	}
-	target := r.compliantSetting(repo.ExclusionFilters)
+	target := r.compliantSetting(repo.Mutability, repo.ExclusionFilters)
 	change := current + " -> " + DescribeMutability(target.Mutability, target.ExclusionFilters)
 	p.SetMutability = &target
 	if r.DryRun {

@@ -75,11 +75,13 @@ func TestDecide(t *testing.T) {
 			wantSet:   &MutabilitySetting{Mutability: Immutable},
 		},
 		{
-			name:      "MUTABLE_WITH_EXCLUSION keeps its allowed filters as IMMUTABLE_WITH_EXCLUSION",
+			// Its filters name the tags that were immutable: keeping them as
+			// exclusions would make exactly those tags mutable.
+			name:      "MUTABLE_WITH_EXCLUSION becomes IMMUTABLE even when its filters are allowlisted",
 			event:     event(EventPutImageTagMutability, Request{Mutability: MutableWithExclusion, ExclusionFilters: []string{"latest"}}),
 			repo:      repo(MutableWithExclusion, []string{"latest"}),
 			wantKinds: []Kind{KindRemediated},
-			wantSet:   &MutabilitySetting{Mutability: ImmutableWithExclusion, ExclusionFilters: []string{"latest"}},
+			wantSet:   &MutabilitySetting{Mutability: Immutable},
 		},
 		{
 			name:  "IMMUTABLE_WITH_EXCLUSION with only allowed filters is compliant",

@@ -72,11 +72,17 @@ func (r Rules) MutabilityCompliant(mutability string, filters []string) bool {
 	return false
 }
 
-// compliantSetting is the setting to revert to: the allowlisted filters the
-// repository already had, or plain IMMUTABLE when none remain.
-func (r Rules) compliantSetting(current []string) MutabilitySetting {
+// compliantSetting is the setting to revert to: the allowlisted filters an
+// IMMUTABLE_WITH_EXCLUSION repository already had, or plain IMMUTABLE when
+// none remain. The filters of MUTABLE_WITH_EXCLUSION name the tags that are
+// immutable, so carrying them over would make exactly those tags mutable:
+// such a repository becomes plain IMMUTABLE.
+func (r Rules) compliantSetting(current string, filters []string) MutabilitySetting {
+	if current != ImmutableWithExclusion {
+		return MutabilitySetting{Mutability: Immutable}
+	}
 	var keep []string
-	for _, f := range current {
+	for _, f := range filters {
 		if slices.Contains(r.AllowedMutableTagFilters, f) && !slices.Contains(keep, f) {
 			keep = append(keep, f)
 		}

@@ -73,7 +73,7 @@ var profiles = []profile{
 	{"mutable, weak lifecycle", scenario.State{Mutability: guard.Mutable, Lifecycle: "other"}, false, "IMMUTABLE", 3},
 	{"mutable, baseline", scenario.State{Mutability: guard.Mutable, Lifecycle: "baseline"}, false, "IMMUTABLE", 3},
 	{"mutable with exclusion", scenario.State{Mutability: guard.MutableWithExclusion, Filters: []string{"release-*"}, Lifecycle: "absent"}, false, "IMMUTABLE", 3},
-	{"mutable with exclusion, one allowed filter", scenario.State{Mutability: guard.MutableWithExclusion, Filters: []string{"latest", "release-*"}, Lifecycle: "other"}, false, "IMMUTABLE_WITH_EXCLUSION:latest", 2},
+	{"mutable with exclusion, one allowed filter", scenario.State{Mutability: guard.MutableWithExclusion, Filters: []string{"latest", "release-*"}, Lifecycle: "other"}, false, "IMMUTABLE", 2}, // its filters named immutable tags
 	{"immutable with a disallowed filter", scenario.State{Mutability: guard.ImmutableWithExclusion, Filters: []string{"latest", "v*"}, Lifecycle: "baseline"}, false, "IMMUTABLE_WITH_EXCLUSION:latest", 3},
 	{"immutable with only a disallowed filter", scenario.State{Mutability: guard.ImmutableWithExclusion, Filters: []string{"v*"}, Lifecycle: "other"}, false, "IMMUTABLE", 3},
 	{"immutable, no lifecycle", scenario.State{Mutability: guard.Immutable, Lifecycle: "absent"}, false, "IMMUTABLE", 3},
