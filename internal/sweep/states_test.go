@@ -55,7 +55,7 @@ var repoStates = []repoState{
 	{name: "mutable", mutability: guard.Mutable, lifecycle: lcBaseline,
 		wantMutability: guard.Immutable, wantLifecycle: lcBaseline, want: sweepOutcome{remediated: true}},
 	{name: "mutable-with-exclusion", mutability: guard.MutableWithExclusion, filters: []string{"latest"}, lifecycle: lcBaseline,
-		wantMutability: guard.ImmutableWithExclusion, wantFilters: []string{"latest"}, wantLifecycle: lcBaseline, want: sweepOutcome{remediated: true}},
+		wantMutability: guard.Immutable, wantLifecycle: lcBaseline, want: sweepOutcome{remediated: true}},
 	{name: "immutable-with-exclusion-allowed", mutability: guard.ImmutableWithExclusion, filters: []string{"latest"}, lifecycle: lcBaseline,
 		wantMutability: guard.ImmutableWithExclusion, wantFilters: []string{"latest"}, wantLifecycle: lcBaseline, want: sweepOutcome{compliant: true}},
 	{name: "immutable-with-exclusion-not-allowed", mutability: guard.ImmutableWithExclusion, filters: []string{"latest", "v*"}, lifecycle: lcBaseline,
