@@ -62,14 +62,14 @@ type Finding struct {
 }
 
 // Severity: CRITICAL for failures, HIGH for mutability changes and rejected
-// exemptions, MEDIUM for exemptions, LOW for lifecycle.
+// exemptions, MEDIUM for exemptions and their changes, LOW for lifecycle.
 func (f Finding) Severity() Severity {
 	switch {
 	case f.Kind == KindFailed:
 		return SeverityCritical
 	case f.Kind == KindExemptionRejected:
 		return SeverityHigh
-	case f.Kind == KindExempt || f.Kind == KindExemptionGranted:
+	case f.Kind == KindExempt || f.Area == AreaExemption:
 		return SeverityMedium
 	case f.Area == AreaMutability:
 		return SeverityHigh
@@ -209,31 +209,55 @@ func (r Rules) Decide(in Input) Plan {
 	if r.NeedsLifecycle(in.Checks) {
 		r.decideLifecycle(&p, in)
 	}
-	if in.Event != nil && in.Event.Name == EventTagResource && slices.ContainsFunc(in.Event.Request.Tags, r.IsExemptTag) {
-		r.decideExemptionTagged(&p, in.Event)
+	if in.Event != nil {
+		r.decideExemptionChange(&p, in)
 	}
 	return p
 }
 
-// decideExemptionTagged reports a TagResource call that added an exemption
-// tag: granted when it made the repository exempt, rejected when the name is
-// outside EXEMPT_REPOSITORY_PATTERNS (someone tried to exempt a repository
-// that may not be exempt).
-func (r Rules) decideExemptionTagged(p *Plan, e *Event) {
-	switch p.Exemption.Status {
-	case ExemptionActive:
-		p.Findings = append(p.Findings, Finding{
-			Kind:    KindExemptionGranted,
-			Area:    AreaExemption,
-			Summary: "exemption tag " + p.Exemption.Tag + " added" + expirySuffix(p.Exemption) + ": the repository may now have mutable tags",
-		})
-	case ExemptionNameNotAllowed:
-		p.Findings = append(p.Findings, Finding{
-			Kind:    KindExemptionRejected,
-			Area:    AreaExemption,
-			Summary: "exemption tag " + p.Exemption.Tag + " added by " + e.Principal.ARN + ", but the repository name matches no EXEMPT_REPOSITORY_PATTERNS: not exempt",
-		})
+// decideExemptionChange reports tag calls that change an exemption, since
+// each changes what the mutability rule allows:
+//   - TagResource adding an exemption tag, or an expiry date, to a repository
+//     that is now exempt: EXEMPTION_GRANTED (a renewal is a grant too);
+//   - TagResource adding an exemption tag to a repository whose name is
+//     outside EXEMPT_REPOSITORY_PATTERNS: EXEMPTION_REJECTED, naming who tried;
+//   - UntagResource removing the expiry date of an exemption: EXEMPTION_GRANTED
+//     (it no longer expires);
+//   - UntagResource removing the exemption tag of a repository that is
+//     compliant: OBSERVED, so a retry after a failed publish of its revert
+//     still reports it.
+func (r Rules) decideExemptionChange(p *Plan, in Input) {
+	e, ex := in.Event, p.Exemption
+	add := func(kind Kind, summary string) {
+		p.Findings = append(p.Findings, Finding{Kind: kind, Area: AreaExemption, Summary: summary})
 	}
+	switch e.Name {
+	case EventTagResource:
+		addsExemptTag := slices.ContainsFunc(e.Request.Tags, r.IsExemptTag)
+		addsExpiry := slices.ContainsFunc(e.Request.Tags, func(t Tag) bool { return r.isExpiryKey(t.Key) })
+		switch {
+		case ex.Active() && (addsExemptTag || addsExpiry):
+			add(KindExemptionGranted, "exemption tag "+ex.Tag+expirySuffix(ex)+" set by "+e.Principal.ARN+": the repository may have mutable tags")
+		case ex.Status == ExemptionNameNotAllowed && addsExemptTag:
+			add(KindExemptionRejected, "exemption tag "+ex.Tag+" added by "+e.Principal.ARN+", but the repository name matches no EXEMPT_REPOSITORY_PATTERNS: not exempt")
+		}
+	case EventUntagResource:
+		removedExpiry := slices.ContainsFunc(e.Request.TagKeys, r.isExpiryKey)
+		removedExempt := slices.ContainsFunc(e.Request.TagKeys, func(key string) bool {
+			return slices.ContainsFunc(r.ExemptTags, func(m TagMatcher) bool { return strings.EqualFold(m.Key, key) })
+		})
+		reverted := slices.ContainsFunc(p.Findings, func(f Finding) bool { return f.Area == AreaMutability })
+		switch {
+		case ex.Active() && removedExpiry:
+			add(KindExemptionGranted, "expiry date of exemption tag "+ex.Tag+" removed by "+e.Principal.ARN+": the exemption no longer expires")
+		case removedExempt && !ex.Active() && !reverted:
+			add(KindObserved, "exemption tag removed by "+e.Principal.ARN+": the repository is no longer exempt; it is "+DescribeMutability(in.Repo.Mutability, in.Repo.ExclusionFilters))
+		}
+	}
+}
+
+func (r Rules) isExpiryKey(key string) bool {
+	return r.ExemptionExpiresTag != "" && strings.EqualFold(key, r.ExemptionExpiresTag)
 }
 
 func (r Rules) decideMutability(p *Plan, in Input) {
@@ -248,12 +272,6 @@ func (r Rules) decideMutability(p *Plan, in Input) {
 				Kind:    KindObserved,
 				Area:    AreaMutability,
 				Summary: in.Event.Name + " set " + requested + "; the repository is " + current + " again, but tags were mutable in between",
-			})
-		} else if key, ok := r.removedExemptTagKey(in.Event); ok {
-			p.Findings = append(p.Findings, Finding{
-				Kind:    KindObserved,
-				Area:    AreaMutability,
-				Summary: "UntagResource removed exemption tag " + key + "; the repository is " + current + " and no longer exempt (tags left mutable under the exemption were not allowed until reverted)",
 			})
 		}
 		return
@@ -295,22 +313,6 @@ func (r Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
 		return "", false
 	}
 	return DescribeMutability(m, e.Request.ExclusionFilters), true
-}
-
-// removedExemptTagKey reports the exemption tag key an UntagResource call
-// removed, if any: that call may have left mutable tags non-compliant.
-func (r Rules) removedExemptTagKey(e *Event) (string, bool) {
-	if e == nil || e.Name != EventUntagResource {
-		return "", false
-	}
-	for _, key := range e.Request.TagKeys {
-		for _, m := range r.ExemptTags {
-			if strings.EqualFold(m.Key, key) {
-				return key, true
-			}
-		}
-	}
-	return "", false
 }
 
 func (r Rules) decideLifecycle(p *Plan, in Input) {

@@ -218,6 +218,25 @@ func TestDecide(t *testing.T) {
 			wantKinds: []Kind{KindObserved},
 		},
 		{
+			name:          "renewing an expired exemption with a new expiry date: EXEMPTION_GRANTED",
+			event:         event(EventTagResource, Request{Tags: []Tag{{Key: "exemption-expires", Value: "2099-12-31"}}}),
+			repo:          repo(Mutable, nil, devTag, Tag{Key: "exemption-expires", Value: "2099-12-31"}),
+			wantKinds:     []Kind{KindExemptionGranted},
+			wantExemption: ExemptionActive,
+		},
+		{
+			name:          "removing the expiry date of an exemption: EXEMPTION_GRANTED (it no longer expires)",
+			event:         event(EventUntagResource, Request{TagKeys: []string{"Exemption-Expires"}}),
+			repo:          repo(Mutable, nil, devTag),
+			wantKinds:     []Kind{KindExemptionGranted},
+			wantExemption: ExemptionActive,
+		},
+		{
+			name:  "an expiry date on a repository without exemption tag grants nothing",
+			event: event(EventTagResource, Request{Tags: []Tag{{Key: "exemption-expires", Value: "2099-12-31"}}}),
+			repo:  repo(Immutable, nil, Tag{Key: "exemption-expires", Value: "2099-12-31"}),
+		},
+		{
 			name:  "untagging another tag of an immutable repository needs nothing",
 			event: event(EventUntagResource, Request{TagKeys: []string{"owner"}}),
 			repo:  repo(Immutable, nil),
@@ -446,6 +465,7 @@ func TestPlanKindAndSeverity(t *testing.T) {
 		{"would remediate is high", []Finding{{Kind: KindWouldRestoreLifecycle, Area: AreaLifecycle}, {Kind: KindWouldRemediate, Area: AreaMutability}}, KindWouldRemediate, "HIGH"},
 		{"exempt is medium", []Finding{{Kind: KindExempt, Area: AreaMutability}, {Kind: KindLifecycleRestored, Area: AreaLifecycle}}, KindExempt, "MEDIUM"},
 		{"exemption granted is medium", []Finding{{Kind: KindExemptionGranted, Area: AreaExemption}}, KindExemptionGranted, "MEDIUM"},
+		{"an exemption removal observed is medium", []Finding{{Kind: KindObserved, Area: AreaExemption}}, KindObserved, "MEDIUM"},
 		{"exemption rejected is high", []Finding{{Kind: KindExemptionRejected, Area: AreaExemption}}, KindExemptionRejected, "HIGH"},
 		{"failure outranks everything", []Finding{{Kind: KindRemediated, Area: AreaMutability}, {Kind: KindFailed, Area: AreaLifecycle}}, KindFailed, "CRITICAL"},
 	}

@@ -567,7 +567,7 @@ func TestRetryAfterFailedPublishReNotifiesForAnUntag(t *testing.T) {
 	if err := f.h.Handle(context.Background(), event(t, "untag-resource-removes-exemption.json")); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "OBSERVED" || f.pub.sent[0].Attributes["severity"] != "HIGH" {
+	if len(f.pub.sent) != 1 || f.pub.sent[0].Attributes["kind"] != "OBSERVED" || f.pub.sent[0].Attributes["severity"] != "MEDIUM" {
 		t.Fatalf("notices = %+v, want the retry to report OBSERVED", f.pub.sent)
 	}
 }
