@@ -105,7 +105,24 @@ type ExemptionDetail struct {
 }
 
 // ForEvent builds the notice for one event's plan. The plan must have findings.
+//
+// The images pushed while tags were mutable are listed as far as SNS's size
+// limit allows; the list is cut (and marked truncated) before a notice is
+// ever refused for its size.
 func ForEvent(in EventInput) Message {
+	if in.Pushed == nil {
+		return eventMessage(in)
+	}
+	all := *in.Pushed
+	return fitting(len(all.Images), func(n int) Message {
+		listed := all
+		listed.Images, listed.Truncated = all.Images[:n:n], all.Truncated || n < len(all.Images)
+		in.Pushed = &listed
+		return eventMessage(in)
+	})
+}
+
+func eventMessage(in EventInput) Message {
 	p := in.Plan
 	e := in.Event
 	if e == nil {
@@ -300,12 +317,17 @@ func pushedDocument(p PushedImages) *PushedWhileMutable {
 }
 
 func writePushed(b *strings.Builder, p PushedWhileMutable) {
+	// DescribeImages shows when an image was first pushed, not when a tag
+	// moved: a tag pointed at an image already in the repository does not
+	// show up here, so say where to look for that.
+	moved := "  Tags moved to images already in the repository are not listed: check CloudTrail PutImage calls since " + p.Since + ".\n"
 	switch {
 	case p.Error != "":
 		fmt.Fprintf(b, "Pushed while tags were mutable: could not list the images pushed since %s (%s): check them by hand\n", p.Since, p.Error)
 		return
 	case len(p.Images) == 0:
-		fmt.Fprintf(b, "Pushed while tags were mutable: no image pushed since %s\n", p.Since)
+		fmt.Fprintf(b, "Pushed while tags were mutable: no new image pushed since %s\n", p.Since)
+		b.WriteString(moved)
 		return
 	}
 	fmt.Fprintf(b, "Pushed while tags were mutable (since %s): verify these:\n", p.Since)
@@ -319,4 +341,5 @@ func writePushed(b *strings.Builder, p PushedWhileMutable) {
 	if p.Truncated {
 		fmt.Fprintf(b, "  (more images were pushed: the list stops at %d; see the console)\n", len(p.Images))
 	}
+	b.WriteString(moved)
 }

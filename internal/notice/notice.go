@@ -19,6 +19,37 @@ const SchemaVersion = "1.0"
 // MaxSubjectLength is SNS's limit on Subject.
 const MaxSubjectLength = 100
 
+// MaxSNSMessageBytes is SNS's limit on a published message (body and
+// message attributes together).
+const MaxSNSMessageBytes = 256 * 1024
+
+// messageBudget is the room for the message body: the limit less a margin
+// for the attributes and the subject.
+const messageBudget = MaxSNSMessageBytes - 4*1024
+
+// fitting returns build(n) for the largest n <= max whose message fits SNS's
+// size limit; build(0) must always fit. It cuts lists (images, repositories)
+// so a notice is shortened rather than refused.
+func fitting(max int, build func(n int) Message) Message {
+	fits := func(m Message) bool {
+		body, err := m.SNSMessage()
+		return err == nil && len(body) <= messageBudget
+	}
+	if m := build(max); fits(m) {
+		return m
+	}
+	lo, hi := 0, max-1 // binary search for the longest list that fits
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if fits(build(mid)) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return build(lo)
+}
+
 // Message is one SNS notice.
 type Message struct {
 	Subject    string

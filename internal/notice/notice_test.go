@@ -2,6 +2,7 @@ package notice
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,33 @@ func TestSubjectStaysWithinSNSLimits(t *testing.T) {
 		if r < 0x20 || r > 0x7e {
 			t.Errorf("non-printable %q in subject", r)
 		}
+	}
+}
+
+func TestEventNoticeStaysUnderTheSNSLimit(t *testing.T) {
+	r := rules(t)
+	ev := createEvent()
+	ev.Name = guard.EventPutImageTagMutability
+	before := guard.Repository{Name: "team-a/web", RegistryID: "123456789012", Mutability: guard.Mutable}
+	plan := r.Decide(guard.Input{Event: &ev, Checks: guard.ChecksFor(ev.Name), Repo: before, Now: time.Now()})
+	pushed := &PushedImages{Since: ev.Time}
+	for i := range 100 {
+		var tags []string
+		for j := range 12 { // an attacker's many long tags
+			tags = append(tags, fmt.Sprintf("release-%03d-%02d-%s", i, j, strings.Repeat("x", 100)))
+		}
+		pushed.Images = append(pushed.Images, guard.Image{Digest: fmt.Sprintf("sha256:%064d", i), Tags: tags, PushedAt: ev.Time.Add(time.Minute)})
+	}
+	m := ForEvent(EventInput{Event: &ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r, Pushed: pushed})
+	body, err := m.SNSMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := m.Document.(EventDocument)
+	if len(body) > MaxSNSMessageBytes || !doc.PushedWhileMutable.Truncated || len(doc.PushedWhileMutable.Images) == 0 || len(doc.PushedWhileMutable.Images) == 100 {
+		t.Fatalf("body %d bytes, %d images listed, truncated %v", len(body), len(doc.PushedWhileMutable.Images), doc.PushedWhileMutable.Truncated)
+	}
+	if !strings.Contains(m.Text, "the list stops at") {
+		t.Fatalf("the text does not say the list was cut:\n%s", m.Text[len(m.Text)-300:])
 	}
 }

@@ -15,14 +15,6 @@ const KindSweepReport = "SWEEP_REPORT"
 // SeverityInfo is the digest's severity when the sweep found nothing to do.
 const SeverityInfo = "INFO"
 
-// MaxSNSMessageBytes is SNS's limit on a published message (body and
-// message attributes together).
-const MaxSNSMessageBytes = 256 * 1024
-
-// sweepBudget is the room for the message body: the limit less a margin for
-// the attributes and the subject.
-const sweepBudget = MaxSNSMessageBytes - 4*1024
-
 // SweepCounts are the digest's counts, accumulated over the whole chain of
 // invocations. Compliant repositories needed nothing; Remediated ones had
 // their tag mutability reverted (or would have, in a dry run) and
@@ -119,25 +111,7 @@ func SweepSeverity(c SweepCounts, complete bool) string {
 // exceed SNS's size limit, the list of changed repositories is cut and ends
 // with "and N more".
 func ForSweep(in SweepInput) Message {
-	fits := func(m Message) bool {
-		body, err := m.SNSMessage()
-		return err == nil && len(body) <= sweepBudget
-	}
-	m := sweepMessage(in, len(in.Changed))
-	if fits(m) {
-		return m
-	}
-	// Binary search for the longest list that fits; zero entries always does.
-	lo, hi := 0, len(in.Changed)-1
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if fits(sweepMessage(in, mid)) {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	return sweepMessage(in, lo)
+	return fitting(len(in.Changed), func(n int) Message { return sweepMessage(in, n) })
 }
 
 func sweepMessage(in SweepInput, listed int) Message {

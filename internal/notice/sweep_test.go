@@ -135,7 +135,7 @@ func TestForSweepStaysUnderTheSNSLimit(t *testing.T) {
 		t.Errorf("text does not end with %q", want)
 	}
 	// It lists as many as fit: one more would not.
-	if bigger, _ := sweepMessage(in, len(doc.Changed)+1).SNSMessage(); len(bigger) <= sweepBudget {
+	if bigger, _ := sweepMessage(in, len(doc.Changed)+1).SNSMessage(); len(bigger) <= messageBudget {
 		t.Errorf("one more entry (%d bytes) would still fit", len(bigger))
 	}
 	if len(m.Subject) > MaxSubjectLength {
