@@ -501,8 +501,11 @@ func (s *Sweeper) handOff(ctx context.Context, log *slog.Logger, st *state, res 
 	}}
 	res = s.result(res, st, StatusContinued)
 	if err := s.next.Continue(ctx, payload); err != nil {
+		// Lambda retries this link from its own payload, and that retry
+		// finds what this attempt fixed already compliant: the payload,
+		// with this attempt's counts and changes, is logged in full.
 		log.Error("sweep link failed: could not start the next link", "error", err.Error(), "error_code", awsfail.Code(err),
-			"stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index)
+			"stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index, "payload", payload)
 		return res, fmt.Errorf("sweep chain %s: start link %d: %w", st.chainID, st.link+1, err)
 	}
 	log.Info("sweep link stopped", "status", StatusContinued, "reason", "deadline margin reached",

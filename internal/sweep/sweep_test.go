@@ -502,6 +502,11 @@ func TestContinueFailureFailsTheLink(t *testing.T) {
 	if len(f.pub.sent) != 0 {
 		t.Error("a link that could not continue published the digest")
 	}
+	// The retry from the same payload would miss what this attempt fixed:
+	// its state is in the log.
+	if !strings.Contains(f.logs.String(), `"payload":{"dryRun":false,"continuation":{`) || !strings.Contains(f.logs.String(), `"counts":{"scanned":`) {
+		t.Errorf("the continuation payload is not in the log:\n%s", f.logs)
+	}
 }
 
 func TestMalformedContinuation(t *testing.T) {
