@@ -113,7 +113,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		}
 		plan := guard.Plan{DryRun: h.rules.DryRun}
 		plan.Fail(guard.AreaMutability, "could not read the repository: "+err.Error())
-		return h.report(ctx, log, ev, checks, repo, plan, err)
+		// No checks: the notice must not describe a lifecycle policy it
+		// never read.
+		return h.report(ctx, log, ev, guard.Checks{}, repo, plan, err)
 	}
 
 	plan := h.rules.Decide(guard.Input{Event: &ev, Checks: checks, Repo: repo, Now: h.now()})

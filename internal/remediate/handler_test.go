@@ -571,3 +571,16 @@ func TestRetryAfterFailedPublishReNotifiesForAnUntag(t *testing.T) {
 		t.Fatalf("notices = %+v, want the retry to report OBSERVED", f.pub.sent)
 	}
 }
+
+func TestReadFailureNoticeDescribesOnlyWhatWasRead(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add("team-a/web", guard.Mutable, false)
+	f.repos.fail["Tags"] = accessDenied
+	if err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json")); !errors.Is(err, accessDenied) {
+		t.Fatalf("err = %v", err)
+	}
+	doc := f.pub.sent[0].Document.(notice.EventDocument)
+	if doc.Before.LifecyclePolicy != "" || doc.After.LifecyclePolicy != "" || doc.Before.ImageTagMutability != guard.Mutable {
+		t.Fatalf("before %+v after %+v: the lifecycle policy was never read", doc.Before, doc.After)
+	}
+}

@@ -437,7 +437,7 @@ func (s *Sweeper) reconcile(ctx context.Context, rules guard.Rules, repo guard.R
 		s.metrics.Count(metrics.ForKind(f.Kind), string(f.Kind), 1)
 	}
 	if writeErr != nil {
-		s.notifyFailed(ctx, log, rules, repo, plan, writeErr)
+		s.notifyFailed(ctx, log, rules, checks, repo, plan, writeErr)
 		return o
 	}
 	log.Info("repository reconciled", "kind", plan.Kind(), "actions", o.change.Actions, "exemption", plan.Exemption.Status, "dry_run", plan.DryRun)
@@ -459,14 +459,14 @@ func (s *Sweeper) failed(ctx context.Context, log *slog.Logger, rules guard.Rule
 	}
 	plan := guard.Plan{DryRun: rules.DryRun}
 	plan.Fail(area, what+err.Error())
-	s.notifyFailed(ctx, log, rules, repo, plan, err)
+	s.notifyFailed(ctx, log, rules, guard.Checks{}, repo, plan, err) // nothing (more) was read
 	return o
 }
 
 // notifyFailed publishes the repository's FAILED notice, as the event path
 // does; one that cannot be published is logged in full.
-func (s *Sweeper) notifyFailed(ctx context.Context, log *slog.Logger, rules guard.Rules, repo guard.Repository, plan guard.Plan, failure error) {
-	msg := notice.ForEvent(notice.EventInput{Event: nil, Checks: checks, Before: repo, Plan: plan, Rules: rules})
+func (s *Sweeper) notifyFailed(ctx context.Context, log *slog.Logger, rules guard.Rules, read guard.Checks, repo guard.Repository, plan guard.Plan, failure error) {
+	msg := notice.ForEvent(notice.EventInput{Event: nil, Checks: read, Before: repo, Plan: plan, Rules: rules})
 	log.Error("sweep of the repository failed", "error", failure.Error(), "error_code", awsfail.Code(failure), "retryable", false, "kind", msg.Attributes["kind"])
 	id, err := s.notices.Publish(ctx, msg)
 	if err != nil {
