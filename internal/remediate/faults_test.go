@@ -7,7 +7,6 @@ package remediate_test
 // adaptive retry mode, the SDK's default number of attempts.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,45 +45,12 @@ const maxInvocation = 15 * time.Second
 // production keeps (main sets only the retry mode).
 const sdkAttempts = retry.DefaultMaxAttempts
 
-// lockedBuffer is a bytes.Buffer safe for the SDK's and the handler's
-// goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// lines decodes the buffer's JSON lines.
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	text := b.b.String()
-	b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(text, "\n") {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("not a JSON line: %q", l)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // faultWorld is a world whose handler uses production's retry configuration
 // and whose log and EMF lines are kept for inspection.
 type faultWorld struct {
 	*world
-	logs     *lockedBuffer
-	emf      *lockedBuffer
+	logs     *testenv.Buffer
+	emf      *testenv.Buffer
 	attempts *attemptClock
 }
 
@@ -132,7 +98,7 @@ func newFaultWorld(t *testing.T) *faultWorld { return newProductionWorld(t, true
 // is set, also go to the test log.
 func newProductionWorld(t *testing.T, echo bool) *faultWorld {
 	t.Helper()
-	w := &faultWorld{world: newWorld(t, nil), logs: &lockedBuffer{}, emf: &lockedBuffer{}, attempts: &attemptClock{inner: awshttp.NewBuildableClient(), start: time.Now()}}
+	w := &faultWorld{world: newWorld(t, nil), logs: &testenv.Buffer{}, emf: &testenv.Buffer{}, attempts: &attemptClock{inner: awshttp.NewBuildableClient(), start: time.Now()}}
 	cfg := moto.AWSConfig(t, w.proxy.URL())
 	cfg.RetryMode = aws.RetryModeAdaptive // as awsconfig.WithRetryMode(aws.RetryModeAdaptive) in main
 	cfg.HTTPClient = w.attempts           // the SDK's default client, timed
@@ -413,7 +379,7 @@ func TestPublishFailureAfterRevertIsNeverSilent(t *testing.T) {
 		t.Fatalf("attempted Publish: subject %q, message %q", sentSubject, sentMessage)
 	}
 	var logged map[string]any
-	for _, l := range w.logs.lines(t) {
+	for _, l := range w.logs.JSONLines(t) {
 		if l["msg"] == "notice not published" {
 			if logged != nil {
 				t.Fatalf("logged twice: %v", l)
@@ -435,7 +401,7 @@ func TestPublishFailureAfterRevertIsNeverSilent(t *testing.T) {
 		t.Fatalf("logged message is not the whole notice (%v): %v", err, structured)
 	}
 	var emfLine map[string]any
-	for _, l := range w.emf.lines(t) {
+	for _, l := range w.emf.JSONLines(t) {
 		if _, ok := l[metrics.NoticeFailures]; ok {
 			emfLine = l
 		}
@@ -516,7 +482,7 @@ func TestPermanentErrorSendsOneFailedNotice(t *testing.T) {
 		t.Fatalf("FAILED notice = %+v, document %+v", n.Attributes, doc)
 	}
 	var sawError bool
-	for _, l := range w.logs.lines(t) {
+	for _, l := range w.logs.JSONLines(t) {
 		sawError = sawError || (l["level"] == "ERROR" && l["error_code"] == "AccessDeniedException")
 	}
 	if !sawError {

@@ -1,7 +1,6 @@
 package remediate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
 // fakeRepos is an in-memory stand-in behind the Repositories interface; the
@@ -123,8 +123,8 @@ func (p *fakePublisher) Publish(_ context.Context, m notice.Message) (string, er
 type fixture struct {
 	repos   *fakeRepos
 	pub     *fakePublisher
-	logs    *bytes.Buffer
-	metrics *bytes.Buffer
+	logs    *testenv.Buffer
+	metrics *testenv.Buffer
 	h       *Handler
 }
 
@@ -147,8 +147,8 @@ func newFixture(t *testing.T, mutate func(*guard.Rules)) *fixture {
 	f := &fixture{
 		repos:   &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}},
 		pub:     &fakePublisher{},
-		logs:    &bytes.Buffer{},
-		metrics: &bytes.Buffer{},
+		logs:    &testenv.Buffer{},
+		metrics: &testenv.Buffer{},
 	}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	now := func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }
@@ -171,22 +171,6 @@ func event(t *testing.T, name string) json.RawMessage {
 		t.Fatal(err)
 	}
 	return raw
-}
-
-func (f *fixture) logLines(t *testing.T) []map[string]any {
-	t.Helper()
-	var lines []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", l)
-		}
-		lines = append(lines, m)
-	}
-	return lines
 }
 
 var (
@@ -216,7 +200,7 @@ func TestRejectedEventsMakeNoCallAndLogOneWarning(t *testing.T) {
 			if len(f.repos.calls) != 0 || len(f.pub.sent) != 0 {
 				t.Fatalf("calls %v, notices %d: a rejected event must cause no AWS call", f.repos.calls, len(f.pub.sent))
 			}
-			lines := f.logLines(t)
+			lines := f.logs.JSONLines(t)
 			if len(lines) != 1 || lines[0]["level"] != "WARN" || lines[0]["event_id"] != tt.id || lines[0]["reason"] == "" {
 				t.Fatalf("log = %v", lines)
 			}
@@ -233,7 +217,7 @@ func TestOwnCallsAreSkipped(t *testing.T) {
 	if len(f.repos.calls) != 0 || len(f.pub.sent) != 0 {
 		t.Fatalf("calls %v notices %d", f.repos.calls, len(f.pub.sent))
 	}
-	if l := f.logLines(t); len(l) != 1 || l[0]["level"] != "INFO" {
+	if l := f.logs.JSONLines(t); len(l) != 1 || l[0]["level"] != "INFO" {
 		t.Fatalf("log = %v", l)
 	}
 }
@@ -309,7 +293,7 @@ func TestPermanentWriteFailureSendsFailedNoticeAndReturnsError(t *testing.T) {
 		t.Fatal("the lifecycle write must still be made after the mutability write failed")
 	}
 	var sawError bool
-	for _, l := range f.logLines(t) {
+	for _, l := range f.logs.JSONLines(t) {
 		sawError = sawError || (l["level"] == "ERROR" && l["error_code"] == "AccessDeniedException")
 	}
 	if !sawError {
@@ -371,7 +355,7 @@ func TestPublishFailureIsLoggedInFullAndFails(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	var logged map[string]any
-	for _, l := range f.logLines(t) {
+	for _, l := range f.logs.JSONLines(t) {
 		if l["msg"] == "notice not published" {
 			logged = l
 		}
@@ -423,24 +407,11 @@ func TestPanicIsRecoveredIntoAnError(t *testing.T) {
 func (f *fixture) counts(t *testing.T) map[string]int {
 	t.Helper()
 	out := map[string]int{}
-	for _, l := range strings.Split(strings.TrimSpace(f.metrics.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m struct {
-			AWS struct {
-				CloudWatchMetrics []struct {
-					Metrics []struct{ Name string }
-				}
-			} `json:"_aws"`
-		}
-		var values map[string]any
-		if json.Unmarshal([]byte(l), &m) != nil || json.Unmarshal([]byte(l), &values) != nil {
-			t.Fatalf("metric line is not JSON: %q", l)
-		}
-		for _, d := range m.AWS.CloudWatchMetrics {
-			for _, metric := range d.Metrics {
-				out[metric.Name+"/"+fmt.Sprint(values["Kind"])] += int(values[metric.Name].(float64))
+	for _, m := range f.metrics.JSONLines(t) {
+		for _, d := range m["_aws"].(map[string]any)["CloudWatchMetrics"].([]any) {
+			for _, metric := range d.(map[string]any)["Metrics"].([]any) {
+				name := metric.(map[string]any)["Name"].(string)
+				out[name+"/"+fmt.Sprint(m["Kind"])] += int(m[name].(float64))
 			}
 		}
 	}

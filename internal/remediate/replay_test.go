@@ -252,7 +252,7 @@ func TestReplayThousandEvents(t *testing.T) {
 	w := newProductionWorld(t, false)
 	t.Cleanup(func() {
 		if t.Failed() {
-			lines := w.logs.lines(t)
+			lines := w.logs.JSONLines(t)
 			t.Logf("last handler log lines (of %d):", len(lines))
 			for _, l := range lines[max(0, len(lines)-40):] {
 				t.Log(string(mustJSON(t, l)))

@@ -1,14 +1,11 @@
 package sweep
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
 // fakeECR is an in-memory registry behind the Repositories interface; the
@@ -262,48 +260,30 @@ type fixture struct {
 	pub   *fakePublisher
 	next  *fakeContinuer
 	clock *clock
-	logs  *bytes.Buffer
-	emf   *bytes.Buffer
+	logs  *testenv.Buffer
+	emf   *testenv.Buffer
 	s     *Sweeper
 }
 
 func newFixture(t testing.TB, pageSize int, rules guard.Rules, opt Options) *fixture {
 	t.Helper()
-	f := &fixture{ecr: newFakeECR(pageSize), pub: &fakePublisher{}, next: &fakeContinuer{}, clock: newClock(), logs: &bytes.Buffer{}, emf: &bytes.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := &fixture{ecr: newFakeECR(pageSize), pub: &fakePublisher{}, next: &fakeContinuer{}, clock: newClock(), logs: &testenv.Buffer{}, emf: &testenv.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opt.Now == nil {
 		opt.Now = f.clock.Now
 	}
 	if opt.Account == "" {
 		opt.Account, opt.Region = "123456789012", "us-east-1"
 	}
-	f.s = New(f.ecr, f.pub, f.next, metrics.NewEMF(&lockedWriter{w: f.emf}, "ecr-guard-sweep", opt.Now), rules, log, opt)
+	f.s = New(f.ecr, f.pub, f.next, metrics.NewEMF(f.emf, "ecr-guard-sweep", opt.Now), rules, log, opt)
 	return f
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // metricTotals sums the EMF lines written so far by metric name.
 func (f *fixture) metricTotals(t testing.TB) map[string]int {
 	t.Helper()
 	totals := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(f.emf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("EMF line is not JSON: %q", line)
-		}
+	for _, m := range f.emf.JSONLines(t) {
 		for _, d := range m["_aws"].(map[string]any)["CloudWatchMetrics"].([]any) {
 			for _, metric := range d.(map[string]any)["Metrics"].([]any) {
 				name := metric.(map[string]any)["Name"].(string)

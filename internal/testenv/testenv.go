@@ -11,6 +11,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -61,22 +62,41 @@ func ModuleRoot(tb T) string {
 	}
 }
 
-// buffer is a bytes.Buffer safe for concurrent writes and reads.
-type buffer struct {
+// Buffer is a bytes.Buffer safe for concurrent writes and reads: the
+// function's log or EMF output in a test, or a child process's output.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *buffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *buffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// JSONLines decodes every non-blank line as a JSON object; a line that is
+// not one fails the test.
+func (b *Buffer) JSONLines(tb T) []map[string]any {
+	tb.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(b.String(), "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			tb.Fatalf("not a JSON line: %q", l)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // tail returns the last n bytes of s, for failure messages.
@@ -91,13 +111,13 @@ func tail(s string, n int) string {
 // output captured.
 type proc struct {
 	cmd  *exec.Cmd
-	out  *buffer
+	out  *Buffer
 	done chan struct{} // closed once the process has exited
 	err  error         // Wait's result, valid after done
 }
 
 func startProc(dir string, env []string, name string, args ...string) (*proc, error) {
-	p := &proc{out: &buffer{}, done: make(chan struct{})}
+	p := &proc{out: &Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Dir = dir
 	p.cmd.Env = env
