@@ -877,18 +877,8 @@ func checkFunction(tmpl map[string]any) []string {
 		bad("%s RetentionInDays is %v, want !Ref LogRetentionDays", logGroupID, v)
 	}
 
-	wantEnv := map[string]any{
-		"SNS_TOPIC_ARN":               ref(topicID),
-		"SELF_ROLE_ARN":               getAtt(roleID, "Arn"),
-		"EXEMPT_TAGS":                 ref("ExemptTags"),
-		"EXEMPT_REPOSITORY_PATTERNS":  ref("ExemptRepositoryPatterns"),
-		"EXEMPTION_EXPIRES_TAG":       ref("ExemptionExpiresTag"),
-		"ALLOWED_MUTABLE_TAG_FILTERS": ref("AllowedMutableTagFilters"),
-		"LIFECYCLE_POLICY":            ref("LifecyclePolicy"),
-		"LIFECYCLE_MODE":              ref("LifecycleMode"),
-		"DRY_RUN":                     ref("DryRun"),
-		"LOG_LEVEL":                   ref("LogLevel"),
-	}
+	wantEnv := ruleEnv()
+	wantEnv["SELF_ROLE_ARN"] = getAtt(roleID, "Arn")
 	gotEnv, _ := lookup(p, "Environment", "Variables").(map[string]any)
 	if !equal(gotEnv, wantEnv) {
 		bad("%s environment is %v, want %v", functionID, gotEnv, wantEnv)
@@ -924,6 +914,22 @@ func checkFunction(tmpl map[string]any) []string {
 		}
 	}
 	return problems
+}
+
+// ruleEnv is the environment both functions share: the topic and the rule
+// settings, each wired from its parameter.
+func ruleEnv() map[string]any {
+	return map[string]any{
+		"SNS_TOPIC_ARN":               ref(topicID),
+		"EXEMPT_TAGS":                 ref("ExemptTags"),
+		"EXEMPT_REPOSITORY_PATTERNS":  ref("ExemptRepositoryPatterns"),
+		"EXEMPTION_EXPIRES_TAG":       ref("ExemptionExpiresTag"),
+		"ALLOWED_MUTABLE_TAG_FILTERS": ref("AllowedMutableTagFilters"),
+		"LIFECYCLE_POLICY":            ref("LifecyclePolicy"),
+		"LIFECYCLE_MODE":              ref("LifecycleMode"),
+		"DRY_RUN":                     ref("DryRun"),
+		"LOG_LEVEL":                   ref("LogLevel"),
+	}
 }
 
 func TestFunctionConfiguration(t *testing.T) {
@@ -976,19 +982,9 @@ func checkSweepFunction(tmpl map[string]any) []string {
 	}
 
 	// The same rule settings as the event path, plus the sweep's pacing.
-	wantEnv := map[string]any{
-		"SNS_TOPIC_ARN":               ref(topicID),
-		"EXEMPT_TAGS":                 ref("ExemptTags"),
-		"EXEMPT_REPOSITORY_PATTERNS":  ref("ExemptRepositoryPatterns"),
-		"EXEMPTION_EXPIRES_TAG":       ref("ExemptionExpiresTag"),
-		"ALLOWED_MUTABLE_TAG_FILTERS": ref("AllowedMutableTagFilters"),
-		"LIFECYCLE_POLICY":            ref("LifecyclePolicy"),
-		"LIFECYCLE_MODE":              ref("LifecycleMode"),
-		"DRY_RUN":                     ref("DryRun"),
-		"LOG_LEVEL":                   ref("LogLevel"),
-		"SWEEP_CONCURRENCY":           ref("SweepConcurrency"),
-		"SWEEP_MAX_TPS":               ref("SweepMaxTps"),
-	}
+	wantEnv := ruleEnv()
+	wantEnv["SWEEP_CONCURRENCY"] = ref("SweepConcurrency")
+	wantEnv["SWEEP_MAX_TPS"] = ref("SweepMaxTps")
 	gotEnv, _ := lookup(p, "Environment", "Variables").(map[string]any)
 	if !equal(gotEnv, wantEnv) {
 		bad("%s environment is %v, want %v", sweepFunctionID, gotEnv, wantEnv)
