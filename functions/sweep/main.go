@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,8 +16,10 @@ import (
 	lambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/time/rate"
 
+	"github.com/ecr-guard/ecr-guard/internal/callerid"
 	"github.com/ecr-guard/ecr-guard/internal/config"
 	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
@@ -34,6 +35,10 @@ func main() {
 	}
 	log := lambdaenv.Logger(cfg.LogLevel)
 	awsCfg := lambdaenv.AWSConfig()
+	scope, err := callerid.Scope(context.Background(), sts.NewFromConfig(awsCfg), awsCfg.Region)
+	if err != nil {
+		lambdaenv.Fatal(fmt.Errorf("cannot tell the function's own account: %w", err))
+	}
 	// One limiter for every ECR request attempt of every worker; burst 1, so
 	// no second holds more than SWEEP_MAX_TPS requests.
 	var limiter *rate.Limiter
@@ -47,7 +52,7 @@ func main() {
 		selfInvoker{api: lambdaapi.NewFromConfig(awsCfg), function: function},
 		metrics.NewEMF(os.Stdout, function, time.Now),
 		cfg.Rules, log,
-		sweep.Options{Concurrency: cfg.Concurrency, Account: accountOf(cfg.TopicARN), Region: awsCfg.Region, Now: time.Now},
+		sweep.Options{Concurrency: cfg.Concurrency, Account: scope.Account, Region: scope.Region, Now: time.Now},
 	)
 	log.Info("sweep function ready", "function", function, "concurrency", cfg.Concurrency, "max_tps", cfg.MaxTPS,
 		"lifecycle_mode", cfg.Rules.LifecycleMode, "dry_run", cfg.Rules.DryRun)
@@ -75,12 +80,4 @@ func (i selfInvoker) Continue(ctx context.Context, p sweep.Payload) error {
 		return fmt.Errorf("invoke %s asynchronously: %w", i.function, err)
 	}
 	return nil
-}
-
-// accountOf is the account of the notice topic, created by the same stack.
-func accountOf(topicARN string) string {
-	if parts := strings.Split(topicARN, ":"); len(parts) == 6 {
-		return parts[4]
-	}
-	return ""
 }

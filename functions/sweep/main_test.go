@@ -25,6 +25,7 @@ func TestSweepBootstrapUnderRIE(t *testing.T) {
 	api := ecr.NewFromConfig(cfg)
 	ctx := context.Background()
 	inbox := testenv.NewInbox(t, cfg)
+	proxy := testenv.NewProxy(t, moto.URL()) // counts the function's Publish calls
 
 	create := func(name string, m ecrtypes.ImageTagMutability, lifecycle bool) {
 		t.Helper()
@@ -42,7 +43,7 @@ func TestSweepBootstrapUnderRIE(t *testing.T) {
 	create("rie/no-lifecycle", ecrtypes.ImageTagMutabilityImmutable, false)
 
 	bootstrap := testenv.BuildBootstrap(t, "./functions/sweep")
-	env := append(moto.Env(moto.URL()),
+	env := append(moto.Env(proxy.URL()),
 		"SNS_TOPIC_ARN="+inbox.TopicARN(),
 		"SWEEP_CONCURRENCY=2",
 		"SWEEP_MAX_TPS=10",
@@ -53,6 +54,7 @@ func TestSweepBootstrapUnderRIE(t *testing.T) {
 
 	invoke := func(payload string) sweep.Result {
 		t.Helper()
+		proxy.Reset()
 		status, body := rie.Invoke(t, []byte(payload))
 		var res sweep.Result
 		if err := json.Unmarshal(body, &res); status != 200 || err != nil || res.Status != sweep.StatusComplete {
@@ -62,8 +64,11 @@ func TestSweepBootstrapUnderRIE(t *testing.T) {
 	}
 	report := func() notice.SweepDocument {
 		t.Helper()
+		if n := proxy.Count("sns.Publish"); n != 1 {
+			t.Fatalf("%d Publish calls, want the one SWEEP_REPORT\n--- RIE output ---\n%s", n, rie.Output())
+		}
 		var docs []notice.SweepDocument
-		for _, n := range inbox.Drain(t, time.Second) {
+		for _, n := range inbox.Receive(t, 1, 10*time.Second) {
 			if n.Attributes["kind"] != notice.KindSweepReport {
 				t.Errorf("unexpected notice %q", n.Subject)
 				continue

@@ -1,5 +1,14 @@
 // Package cloudtrail decodes EventBridge-wrapped CloudTrail ECR records into
 // the facts ecr-guard decides on. It makes no AWS call.
+//
+// Decoding is strict where it decides and tolerant elsewhere. The members
+// that decide (source and detail-type, eventName, errorCode, eventTime,
+// awsRegion and recipientAccountId, the envelope's account and region, the
+// repository's identity, the requested mutability, and the tags or tag keys
+// of TagResource and UntagResource) must be well-formed, or the event is
+// rejected as malformed. Any other member of an unexpected type (a userAgent
+// that is an object, CreateRepository tags given as a string, ...) is
+// ignored, and Event.Warnings says so.
 package cloudtrail
 
 import (
@@ -8,6 +17,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
@@ -36,155 +47,357 @@ type Rejection struct {
 func (r *Rejection) Error() string { return r.kind.Error() + ": " + r.Reason }
 func (r *Rejection) Unwrap() error { return r.kind }
 
-type envelope struct {
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Detail     json.RawMessage `json:"detail"`
-}
-
-type record struct {
-	EventID            string `json:"eventID"`
-	EventName          string `json:"eventName"`
-	EventTime          string `json:"eventTime"`
-	AWSRegion          string `json:"awsRegion"`
-	RecipientAccountID string `json:"recipientAccountId"`
-	ErrorCode          string `json:"errorCode"`
-	SourceIPAddress    string `json:"sourceIPAddress"`
-	UserAgent          string `json:"userAgent"`
-	UserIdentity       struct {
-		Type           string `json:"type"`
-		ARN            string `json:"arn"`
-		AccountID      string `json:"accountId"`
-		InvokedBy      string `json:"invokedBy"`
-		SessionContext struct {
-			SessionIssuer struct {
-				ARN string `json:"arn"`
-			} `json:"sessionIssuer"`
-		} `json:"sessionContext"`
-	} `json:"userIdentity"`
-	RequestParameters *requestParameters `json:"requestParameters"`
-}
-
-type requestParameters struct {
-	RepositoryName     string   `json:"repositoryName"`
-	RegistryID         string   `json:"registryId"`
-	ResourceARN        string   `json:"resourceArn"`
-	ImageTagMutability string   `json:"imageTagMutability"`
-	ExclusionFilters   []filter `json:"imageTagMutabilityExclusionFilters"`
-	// encoding/json matches keys case-insensitively, so both the wire API's
-	// {"Key","Value"} and CloudTrail's {"key","value"} decode here.
-	Tags                []tag    `json:"tags"`
-	TagKeys             []string `json:"tagKeys"`
-	LifecyclePolicyText string   `json:"lifecyclePolicyText"`
-}
-
-type filter struct {
-	Filter     string `json:"filter"`
-	FilterType string `json:"filterType"`
-}
-
-type tag struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+// repositoryRef is the repository an event names, and where it came from.
+type repositoryRef struct {
+	name       string
+	registryID string
+	region     string // from an ARN; "" when the name came without one
 }
 
 // Decode turns raw EventBridge event JSON into an Event, or returns a *Rejection.
+// Members it ignored are listed in the Event's Warnings.
 func Decode(raw []byte) (guard.Event, error) {
-	var env envelope
+	var env object
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return guard.Event{}, &Rejection{ID: bestEffortID(raw), Reason: "not a JSON EventBridge event: " + err.Error(), kind: ErrMalformed}
 	}
-	reject := func(kind error, eventID, format string, args ...any) (guard.Event, error) {
-		return guard.Event{}, &Rejection{ID: env.ID, EventID: eventID, Reason: fmt.Sprintf(format, args...), kind: kind}
+	d := &decoder{}
+	id := d.text(env, "id")
+	eventID := ""
+	reject := func(kind error, format string, args ...any) (guard.Event, error) {
+		return guard.Event{}, &Rejection{ID: id, EventID: eventID, Reason: fmt.Sprintf(format, args...), kind: kind}
 	}
-	if env.Source != eventSource || env.DetailType != detailType {
-		return reject(ErrMalformed, "", "source %q and detail-type %q are not %q and %q", env.Source, env.DetailType, eventSource, detailType)
-	}
-	var rec record
-	if err := json.Unmarshal(env.Detail, &rec); err != nil {
-		return reject(ErrMalformed, "", "detail is not a CloudTrail record: %v", err)
-	}
-	if rec.ErrorCode != "" {
-		return reject(ErrNotApplicable, rec.EventID, "the call failed with %s, so nothing changed", rec.ErrorCode)
-	}
-	if !guard.IsHandled(rec.EventName) {
-		return reject(ErrNotApplicable, rec.EventID, "eventName %q is not handled", rec.EventName)
-	}
-	when, err := time.Parse(time.RFC3339, rec.EventTime)
+	malformed := func(err error) (guard.Event, error) { return reject(ErrMalformed, "%v", err) }
+
+	source, err := strictText(env, "source")
 	if err != nil {
-		return reject(ErrMalformed, rec.EventID, "eventTime %q is not an RFC 3339 time", rec.EventTime)
+		return malformed(err)
 	}
-	if rec.RequestParameters == nil {
-		return reject(ErrMalformed, rec.EventID, "no requestParameters, so no repository")
+	dtype, err := strictText(env, "detail-type")
+	if err != nil {
+		return malformed(err)
 	}
-	req := rec.RequestParameters
-	name, registryID := req.RepositoryName, req.RegistryID
-	if rec.EventName == guard.EventTagResource || rec.EventName == guard.EventUntagResource {
-		var region string
-		name, region, registryID, err = parseRepositoryARN(req.ResourceARN)
-		if err != nil {
-			return reject(ErrMalformed, rec.EventID, "%v", err)
-		}
-		if rec.AWSRegion != "" && region != rec.AWSRegion {
-			return reject(ErrNotApplicable, rec.EventID, "repository %s is in region %s, not %s where the call was made", name, region, rec.AWSRegion)
-		}
+	if source != eventSource || dtype != detailType {
+		return reject(ErrMalformed, "source %q and detail-type %q are not %q and %q", source, dtype, eventSource, detailType)
 	}
-	if name == "" {
-		return reject(ErrMalformed, rec.EventID, "no repository name in requestParameters")
+	busAccount, err := accountID(env, "account")
+	if err != nil {
+		return malformed(err)
 	}
-	// A call on another account's registry (cross-account access) is that
-	// account's business: acting on it here would touch what these rules do
-	// not cover.
-	if registryID != "" && rec.RecipientAccountID != "" && registryID != rec.RecipientAccountID {
-		return reject(ErrNotApplicable, rec.EventID, "repository %s is in registry %s, not in this account %s", name, registryID, rec.RecipientAccountID)
+	busRegion, err := strictText(env, "region")
+	if err != nil {
+		return malformed(err)
+	}
+	detail, err := strictObject(env, "detail")
+	if err == nil && detail == nil {
+		err = fmt.Errorf("detail is %s", kindOf(env.member("detail")))
+	}
+	if err != nil {
+		return reject(ErrMalformed, "detail is not a CloudTrail record: %v", err)
 	}
 
-	e := guard.Event{
-		ID:         env.ID,
-		EventID:    rec.EventID,
-		Name:       rec.EventName,
+	eventID = d.text(detail, "detail.eventID")
+	errorCode, err := strictText(detail, "detail.errorCode")
+	if err != nil {
+		return malformed(err)
+	}
+	if errorCode != "" {
+		return reject(ErrNotApplicable, "the call failed with %s, so nothing changed", errorCode)
+	}
+	name, err := strictText(detail, "detail.eventName")
+	if err != nil {
+		return malformed(err)
+	}
+	if !guard.IsHandled(name) {
+		return reject(ErrNotApplicable, "eventName %q is not handled", name)
+	}
+	eventTime, err := strictText(detail, "detail.eventTime")
+	if err != nil {
+		return malformed(err)
+	}
+	when, err := time.Parse(time.RFC3339, eventTime)
+	if err != nil {
+		return reject(ErrMalformed, "eventTime %q is not an RFC 3339 time", eventTime)
+	}
+	region, err := strictText(detail, "detail.awsRegion")
+	if err != nil {
+		return malformed(err)
+	}
+	account, err := accountID(detail, "detail.recipientAccountId")
+	if err != nil {
+		return malformed(err)
+	}
+	req, err := strictObject(detail, "detail.requestParameters")
+	if err != nil {
+		return malformed(err)
+	}
+
+	var repo repositoryRef
+	switch name {
+	case guard.EventCreateRepository:
+		// AWS services (pull-through cache, replication, create-on-push)
+		// create repositories with requestParameters null or holding only
+		// the ARN: the response and the resources name it too.
+		repo, err = d.createdRepository(req, detail)
+	case guard.EventTagResource, guard.EventUntagResource:
+		if req == nil {
+			return reject(ErrMalformed, "no requestParameters, so no repository")
+		}
+		repo, err = repositoryFromARN(req, "requestParameters.resourceArn")
+	default:
+		if req == nil {
+			return reject(ErrMalformed, "no requestParameters, so no repository")
+		}
+		repo, err = repositoryFromName(req, "requestParameters")
+		if err == nil && repo.name == "" {
+			err = errors.New("no repository name in requestParameters")
+		}
+	}
+	if err != nil {
+		return malformed(err)
+	}
+	request, err := d.request(name, req)
+	if err != nil {
+		return malformed(err)
+	}
+
+	return guard.Event{
+		ID:         id,
+		EventID:    eventID,
+		Name:       name,
 		Time:       when,
-		Region:     rec.AWSRegion,
-		Account:    rec.RecipientAccountID,
-		SourceIP:   rec.SourceIPAddress,
-		UserAgent:  rec.UserAgent,
-		Repository: name,
-		RegistryID: registryID,
-		Principal: guard.Principal{
-			Type:      rec.UserIdentity.Type,
-			ARN:       rec.UserIdentity.ARN,
-			AccountID: rec.UserIdentity.AccountID,
-			IssuerARN: rec.UserIdentity.SessionContext.SessionIssuer.ARN,
-			InvokedBy: rec.UserIdentity.InvokedBy,
-		},
-		Request: guard.Request{
-			Mutability:      req.ImageTagMutability,
-			TagKeys:         req.TagKeys,
-			LifecyclePolicy: req.LifecyclePolicyText,
-		},
-	}
-	for _, f := range req.ExclusionFilters {
-		e.Request.ExclusionFilters = append(e.Request.ExclusionFilters, f.Filter)
-	}
-	for _, t := range req.Tags {
-		e.Request.Tags = append(e.Request.Tags, guard.Tag{Key: t.Key, Value: t.Value})
-	}
-	return e, nil
+		Region:     region,
+		Account:    account,
+		BusAccount: busAccount,
+		BusRegion:  busRegion,
+		SourceIP:   d.text(detail, "detail.sourceIPAddress"),
+		UserAgent:  d.text(detail, "detail.userAgent"),
+		Repository: repo.name,
+		RegistryID: repo.registryID,
+		// Where the repository is, as far as its ARN says: guard.Scope
+		// decides whether that is where the function may act.
+		RepositoryRegion: repo.region,
+		Principal:        d.principal(detail),
+		Request:          request,
+		Warnings:         d.warnings,
+	}, nil
 }
 
-// parseRepositoryARN splits arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME;
+// createdRepository finds the repository a CreateRepository call created:
+// in requestParameters (repositoryName, else repositoryArn), else in
+// responseElements.repository, else in the record's resources.
+func (d *decoder) createdRepository(req, detail object) (repositoryRef, error) {
+	if ref, err := repositoryFromName(req, "requestParameters"); err != nil || ref.name != "" {
+		return ref, err
+	}
+	if arnText, err := strictText(req, "requestParameters.repositoryArn"); err != nil || arnText != "" {
+		if err != nil {
+			return repositoryRef{}, err
+		}
+		return repositoryFromARN(req, "requestParameters.repositoryArn")
+	}
+	resp := d.object(detail, "detail.responseElements")
+	if created := d.object(resp, "detail.responseElements.repository"); created != nil {
+		const path = "responseElements.repository"
+		byName, err := repositoryFromName(created, path)
+		if err != nil {
+			return repositoryRef{}, err
+		}
+		arnText, err := strictText(created, path+".repositoryArn")
+		if err != nil {
+			return repositoryRef{}, err
+		}
+		if arnText == "" {
+			if byName.name != "" {
+				return byName, nil
+			}
+		} else {
+			byARN, err := repositoryFromARN(created, path+".repositoryArn")
+			if err != nil {
+				return repositoryRef{}, err
+			}
+			if byName.name != "" && byName.name != byARN.name {
+				return repositoryRef{}, fmt.Errorf("%s names repository %q but its ARN names %q", path, byName.name, byARN.name)
+			}
+			if byName.registryID != "" && byName.registryID != byARN.registryID {
+				return repositoryRef{}, fmt.Errorf("%s names registry %q but its ARN names %q", path, byName.registryID, byARN.registryID)
+			}
+			return byARN, nil
+		}
+	}
+	var found repositoryRef
+	for i, item := range d.list(detail, "detail.resources") {
+		path := fmt.Sprintf("detail.resources[%d]", i)
+		var res object
+		if kindOf(item) != kindObject || json.Unmarshal(item, &res) != nil {
+			d.ignore(path, kindObject, kindOf(item))
+			continue
+		}
+		arnText := d.text(res, path+".ARN")
+		ref, err := parseRepositoryARN(arnText)
+		if err != nil {
+			continue // another kind of resource, such as a KMS key
+		}
+		if found.name != "" && (found.name != ref.name || found.registryID != ref.registryID || found.region != ref.region) {
+			return repositoryRef{}, fmt.Errorf("resources name more than one repository (%s and %s)", found.name, ref.name)
+		}
+		found = ref
+	}
+	if found.name == "" {
+		return repositoryRef{}, errors.New("no repository name in requestParameters, responseElements.repository or resources")
+	}
+	return found, nil
+}
+
+// repositoryFromName reads repositoryName and registryId from o.
+func repositoryFromName(o object, path string) (repositoryRef, error) {
+	name, err := strictText(o, path+".repositoryName")
+	if err != nil {
+		return repositoryRef{}, err
+	}
+	registryID, err := accountID(o, path+".registryId")
+	if err != nil {
+		return repositoryRef{}, err
+	}
+	return repositoryRef{name: name, registryID: registryID}, nil
+}
+
+// repositoryFromARN reads the repository ARN at path.
+func repositoryFromARN(o object, path string) (repositoryRef, error) {
+	text, err := strictText(o, path)
+	if err != nil {
+		return repositoryRef{}, err
+	}
+	ref, err := parseRepositoryARN(text)
+	if err != nil {
+		return repositoryRef{}, fmt.Errorf("%s: %w", lastKey(path), err)
+	}
+	return ref, nil
+}
+
+// parseRepositoryARN reads arn:PARTITION:ecr:REGION:ACCOUNT:repository/NAME;
 // NAME may itself contain "/".
-func parseRepositoryARN(arn string) (name, region, account string, err error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "ecr" || parts[3] == "" || parts[4] == "" {
-		return "", "", "", fmt.Errorf("resourceArn %q is not an ECR ARN", arn)
+func parseRepositoryARN(text string) (repositoryRef, error) {
+	a, err := arn.Parse(text)
+	if err != nil || a.Partition == "" || a.Service != "ecr" || a.Region == "" || a.AccountID == "" {
+		return repositoryRef{}, fmt.Errorf("%q is not an ECR ARN", text)
 	}
-	name, ok := strings.CutPrefix(parts[5], "repository/")
+	name, ok := strings.CutPrefix(a.Resource, "repository/")
 	if !ok || name == "" {
-		return "", "", "", fmt.Errorf("resourceArn %q is not an ECR repository ARN", arn)
+		return repositoryRef{}, fmt.Errorf("%q is not an ECR repository ARN", text)
 	}
-	return name, parts[3], parts[4], nil
+	return repositoryRef{name: name, registryID: a.AccountID, region: a.Region}, nil
+}
+
+// request reads what the call asked for, as far as the rules care. The
+// requested mutability decides (OBSERVED, EXEMPT), and so do the tags of
+// TagResource and the keys of UntagResource (exemption grants and removals);
+// CreateRepository's tags are only shown in the notice (the exemption is
+// read from the repository's live tags), so bad ones are ignored.
+func (d *decoder) request(name string, req object) (guard.Request, error) {
+	var r guard.Request
+	var err error
+	switch name {
+	case guard.EventCreateRepository, guard.EventPutImageTagMutability:
+		if r.Mutability, err = strictText(req, "requestParameters.imageTagMutability"); err != nil {
+			return r, err
+		}
+		filters, err := strictObjects(req, "requestParameters.imageTagMutabilityExclusionFilters")
+		if err != nil {
+			return r, err
+		}
+		for i, f := range filters {
+			text, err := strictText(f, fmt.Sprintf("requestParameters.imageTagMutabilityExclusionFilters[%d].filter", i))
+			if err != nil {
+				return r, err
+			}
+			r.ExclusionFilters = append(r.ExclusionFilters, text)
+		}
+		if name == guard.EventCreateRepository {
+			tags, err := tagsOf(req)
+			if err != nil {
+				d.warnings = append(d.warnings, err.Error()+": tags ignored")
+			}
+			r.Tags = tags
+		}
+	case guard.EventTagResource:
+		if r.Tags, err = tagsOf(req); err != nil {
+			return r, err
+		}
+	case guard.EventUntagResource:
+		if r.TagKeys, err = strictStrings(req, "requestParameters.tagKeys"); err != nil {
+			return r, err
+		}
+	case guard.EventPutLifecyclePolicy:
+		r.LifecyclePolicy = d.text(req, "requestParameters.lifecyclePolicyText")
+	}
+	return r, nil
+}
+
+// tagsOf reads requestParameters.tags: both the wire API's {"Key","Value"}
+// and CloudTrail's {"key","value"} (member names match in any casing).
+func tagsOf(req object) ([]guard.Tag, error) {
+	items, err := strictObjects(req, "requestParameters.tags")
+	if err != nil || items == nil {
+		return nil, err
+	}
+	tags := make([]guard.Tag, 0, len(items))
+	for i, item := range items {
+		path := fmt.Sprintf("requestParameters.tags[%d]", i)
+		key, err := strictText(item, path+".key")
+		if err != nil {
+			return nil, err
+		}
+		value, err := strictText(item, path+".value")
+		if err != nil {
+			return nil, err
+		}
+		tags = append(tags, guard.Tag{Key: key, Value: value})
+	}
+	return tags, nil
+}
+
+// principal reads who made the call. None of it decides except the session
+// issuer (ecr-guard's own calls are skipped), and ignoring a malformed issuer
+// only makes ecr-guard check a call it could have skipped.
+func (d *decoder) principal(detail object) guard.Principal {
+	const path = "detail.userIdentity"
+	ui := d.object(detail, path)
+	p := guard.Principal{
+		Type:        d.text(ui, path+".type"),
+		ARN:         d.text(ui, path+".arn"),
+		AccountID:   d.text(ui, path+".accountId"),
+		PrincipalID: d.text(ui, path+".principalId"),
+		AccessKeyID: d.text(ui, path+".accessKeyId"),
+		InvokedBy:   d.text(ui, path+".invokedBy"),
+	}
+	sc := d.object(ui, path+".sessionContext")
+	p.IssuerARN = d.text(d.object(sc, path+".sessionContext.sessionIssuer"), path+".sessionContext.sessionIssuer.arn")
+	p.MFAAuthenticated = d.boolean(d.object(sc, path+".sessionContext.attributes"), path+".sessionContext.attributes.mfaAuthenticated")
+	p.SourceIdentity = d.text(sc, path+".sessionContext.sourceIdentity")
+	if p.SourceIdentity == "" {
+		p.SourceIdentity = d.text(ui, path+".sourceIdentity")
+	}
+	p.SessionName = sessionName(p.ARN)
+	return p
+}
+
+// sessionName is the session of an assumed-role ARN
+// (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), which the caller chose.
+func sessionName(text string) string {
+	a, err := arn.Parse(text)
+	if err != nil || a.Service != "sts" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(a.Resource, "assumed-role/")
+	if !ok {
+		return ""
+	}
+	_, session, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ""
+	}
+	return session
 }
 
 // bestEffortID finds the envelope id of an event that failed to decode as a

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
@@ -44,9 +46,11 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("SNS_TOPIC_ARN", fmt.Errorf("%q is not an SNS topic ARN", c.TopicARN))
 	}
 
-	c.Rules.SelfRoleARN = strings.TrimSpace(getenv("SELF_ROLE_ARN"))
-	if c.Rules.SelfRoleARN != "" && !strings.HasPrefix(c.Rules.SelfRoleARN, "arn:") {
-		bad("SELF_ROLE_ARN", fmt.Errorf("%q is not an IAM role ARN", c.Rules.SelfRoleARN))
+	c.Rules.SelfRoleARNs = splitList(getenv("SELF_ROLE_ARN"))
+	for _, role := range c.Rules.SelfRoleARNs {
+		if a, err := arn.Parse(role); err != nil || a.Service != "iam" || !strings.HasPrefix(a.Resource, "role/") {
+			bad("SELF_ROLE_ARN", fmt.Errorf("%q is not an IAM role ARN", role))
+		}
 	}
 
 	var err error

@@ -28,7 +28,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Errorf("exempt tags = %+v", r.ExemptTags)
 	}
 	if r.ExemptionExpiresTag != "exemption-expires" || r.LifecycleMode != guard.LifecycleEnforce || r.DryRun ||
-		len(r.ExemptRepositoryPatterns) != 0 || len(r.AllowedMutableTagFilters) != 0 || r.SelfRoleARN != "" {
+		len(r.ExemptRepositoryPatterns) != 0 || len(r.AllowedMutableTagFilters) != 0 || len(r.SelfRoleARNs) != 0 {
 		t.Errorf("rules = %+v", r)
 	}
 	if !r.Baseline.Equal(guard.DefaultLifecyclePolicy) {
@@ -40,7 +40,7 @@ func TestLoadAll(t *testing.T) {
 	policy := `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}}]}`
 	c, err := Load(env(map[string]string{
 		"SNS_TOPIC_ARN":               topic,
-		"SELF_ROLE_ARN":               "arn:aws:iam::123456789012:role/ecr-guard",
+		"SELF_ROLE_ARN":               "arn:aws:iam::123456789012:role/ecr-guard, arn:aws:iam::123456789012:role/ecr-guard-sweep",
 		"EXEMPT_TAGS":                 "environment=dev, sandbox=*",
 		"EXEMPT_REPOSITORY_PATTERNS":  "sandbox/*, *-dev",
 		"EXEMPTION_EXPIRES_TAG":       "expires",
@@ -61,7 +61,7 @@ func TestLoadAll(t *testing.T) {
 		t.Errorf("lists = %v %v", r.ExemptRepositoryPatterns, r.AllowedMutableTagFilters)
 	}
 	if r.ExemptionExpiresTag != "expires" || r.LifecycleMode != guard.LifecycleMissing || !r.DryRun ||
-		r.SelfRoleARN != "arn:aws:iam::123456789012:role/ecr-guard" || c.LogLevel != slog.LevelDebug || r.Baseline.Text() != policy {
+		!slices.Equal(r.SelfRoleARNs, []string{"arn:aws:iam::123456789012:role/ecr-guard", "arn:aws:iam::123456789012:role/ecr-guard-sweep"}) || c.LogLevel != slog.LevelDebug || r.Baseline.Text() != policy {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -82,6 +82,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"dry run not a bool", "DRY_RUN", "maybe", `DRY_RUN: "maybe" is not true or false`},
 		{"log level", "LOG_LEVEL", "LOUD", "LOG_LEVEL"},
 		{"self role not an ARN", "SELF_ROLE_ARN", "ecr-guard-role", "SELF_ROLE_ARN"},
+		{"self role a user", "SELF_ROLE_ARN", "arn:aws:iam::123456789012:role/ecr-guard,arn:aws:iam::123456789012:user/mallory", `SELF_ROLE_ARN: "arn:aws:iam::123456789012:user/mallory" is not an IAM role ARN`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

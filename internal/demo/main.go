@@ -60,7 +60,7 @@ func (r *runner) run() {
 			r.Fatalf("seed: %v", err)
 		}
 		fmt.Printf("      before: %s %v\n", sc.Repo, sc.Seed)
-		raw, err := scenario.ReadEvent(root, sc.Event)
+		raw, err := scenario.ReadEvent(root, sc.Event, time.Now())
 		if err != nil {
 			r.Fatalf("%v", err)
 		}

@@ -192,6 +192,7 @@ func fromAPI(r types.Repository) guard.Repository {
 		ARN:        aws.ToString(r.RepositoryArn),
 		RegistryID: aws.ToString(r.RegistryId),
 		Mutability: string(r.ImageTagMutability),
+		CreatedAt:  aws.ToTime(r.CreatedAt),
 	}
 	for _, f := range r.ImageTagMutabilityExclusionFilters {
 		repo.ExclusionFilters = append(repo.ExclusionFilters, aws.ToString(f.Filter))

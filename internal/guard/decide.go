@@ -52,6 +52,9 @@ const (
 	AreaMutability Area = "mutability"
 	AreaLifecycle  Area = "lifecycle"
 	AreaExemption  Area = "exemption"
+	// AreaOwnRole: the triggering call was made with ecr-guard's own role
+	// and still left something to fix.
+	AreaOwnRole Area = "own-role"
 )
 
 // Finding is one thing that happened or was observed, in words a person reads.
@@ -61,13 +64,13 @@ type Finding struct {
 	Summary string
 }
 
-// Severity: CRITICAL for failures, HIGH for mutability changes and rejected
-// exemptions, MEDIUM for exemptions and their changes, LOW for lifecycle.
+// Severity: CRITICAL for failures, HIGH for mutability changes, rejected
+// exemptions and non-compliant changes made with ecr-guard's own role, MEDIUM for exemptions and their changes, LOW for lifecycle.
 func (f Finding) Severity() Severity {
 	switch {
 	case f.Kind == KindFailed:
 		return SeverityCritical
-	case f.Kind == KindExemptionRejected:
+	case f.Kind == KindExemptionRejected, f.Area == AreaOwnRole:
 		return SeverityHigh
 	case f.Kind == KindExempt || f.Area == AreaExemption:
 		return SeverityMedium
@@ -120,6 +123,10 @@ type Plan struct {
 	DryRun        bool
 	Exemption     Exemption
 	Findings      []Finding
+	// Stale: the event is older than the live repository, so it was about a
+	// deleted repository of the same name. The findings are what was found,
+	// not caused by the event.
+	Stale bool
 }
 
 // Kind is the kind of the most severe finding ("" when there is none).
@@ -203,6 +210,10 @@ func (p Plan) After(repo Repository, baseline LifecyclePolicy) Repository {
 // cannot make it do more than the live state calls for.
 func (r Rules) Decide(in Input) Plan {
 	p := Plan{DryRun: r.DryRun, Exemption: r.Exemption(in.Repo.Name, in.Repo.Tags, in.Now)}
+	if in.Event != nil && Predates(*in.Event, in.Repo) {
+		p.Stale = true
+		in.Event = nil // nothing it says is about this repository
+	}
 	if in.Checks.Mutability {
 		r.decideMutability(&p, in)
 	}
@@ -211,8 +222,34 @@ func (r Rules) Decide(in Input) Plan {
 	}
 	if in.Event != nil {
 		r.decideExemptionChange(&p, in)
+		if r.IsSelf(*in.Event) && len(p.Findings) > 0 {
+			// Anyone able to run code under ecr-guard's role could otherwise
+			// hide behind it: its calls are checked like any other, and one
+			// that left something to fix is suspicious in itself.
+			p.Findings = append(p.Findings, Finding{Kind: KindObserved, Area: AreaOwnRole,
+				Summary: "the call was made with ecr-guard's own role " + in.Event.Principal.IssuerARN + " and left the repository non-compliant: only ecr-guard should use that role; check who can run code under it"})
+		}
 	}
 	return p
+}
+
+// Predates reports whether e happened before repo was created: CloudTrail
+// times have second precision, so only an event a whole second older counts
+// (a CreateRepository event carries the creation's own second).
+func Predates(e Event, repo Repository) bool {
+	return !repo.CreatedAt.IsZero() && e.Time.Before(repo.CreatedAt.Truncate(time.Second))
+}
+
+// Who names the principal in a finding: its ARN, else the AWS service that
+// acted (invokedBy), else its account.
+func (p Principal) Who() string {
+	switch {
+	case p.ARN != "":
+		return p.ARN
+	case p.InvokedBy != "":
+		return p.InvokedBy
+	}
+	return p.AccountID
 }
 
 // decideExemptionChange reports tag calls that change an exemption, since
@@ -232,32 +269,37 @@ func (r Rules) decideExemptionChange(p *Plan, in Input) {
 		p.Findings = append(p.Findings, Finding{Kind: kind, Area: AreaExemption, Summary: summary})
 	}
 	switch e.Name {
-	case EventTagResource:
+	case EventTagResource, EventCreateRepository:
+		// Tags given at creation grant an exemption just as TagResource does.
+		how := "set by "
+		if e.Name == EventCreateRepository {
+			how = "given at creation by "
+		}
 		addsExemptTag := slices.ContainsFunc(e.Request.Tags, r.IsExemptTag)
 		addsExpiry := slices.ContainsFunc(e.Request.Tags, func(t Tag) bool { return r.isExpiryKey(t.Key) })
 		switch {
 		case ex.Active() && (addsExemptTag || addsExpiry):
-			add(KindExemptionGranted, "exemption tag "+ex.Tag+expirySuffix(ex)+" set by "+e.Principal.ARN+": the repository may have mutable tags")
+			add(KindExemptionGranted, "exemption tag "+ex.Tag+expirySuffix(ex)+" "+how+e.Principal.Who()+": the repository may have mutable tags")
 		case ex.Status == ExemptionNameNotAllowed && addsExemptTag:
-			add(KindExemptionRejected, "exemption tag "+ex.Tag+" added by "+e.Principal.ARN+", but the repository name matches no EXEMPT_REPOSITORY_PATTERNS: not exempt")
+			add(KindExemptionRejected, "exemption tag "+ex.Tag+" "+how+e.Principal.Who()+", but the repository name matches no EXEMPT_REPOSITORY_PATTERNS: not exempt")
 		}
 	case EventUntagResource:
 		removedExpiry := slices.ContainsFunc(e.Request.TagKeys, r.isExpiryKey)
 		removedExempt := slices.ContainsFunc(e.Request.TagKeys, func(key string) bool {
-			return slices.ContainsFunc(r.ExemptTags, func(m TagMatcher) bool { return strings.EqualFold(m.Key, key) })
+			return slices.ContainsFunc(r.ExemptTags, func(m TagMatcher) bool { return asciiEqualFold(m.Key, key) })
 		})
 		reverted := slices.ContainsFunc(p.Findings, func(f Finding) bool { return f.Area == AreaMutability })
 		switch {
 		case ex.Active() && removedExpiry:
-			add(KindExemptionGranted, "expiry date of exemption tag "+ex.Tag+" removed by "+e.Principal.ARN+": the exemption no longer expires")
+			add(KindExemptionGranted, "expiry date of exemption tag "+ex.Tag+" removed by "+e.Principal.Who()+": the exemption no longer expires")
 		case removedExempt && !ex.Active() && !reverted:
-			add(KindObserved, "exemption tag removed by "+e.Principal.ARN+": the repository is no longer exempt; it is "+DescribeMutability(in.Repo.Mutability, in.Repo.ExclusionFilters))
+			add(KindObserved, "exemption tag removed by "+e.Principal.Who()+": the repository is no longer exempt; it is "+DescribeMutability(in.Repo.Mutability, in.Repo.ExclusionFilters))
 		}
 	}
 }
 
 func (r Rules) isExpiryKey(key string) bool {
-	return r.ExemptionExpiresTag != "" && strings.EqualFold(key, r.ExemptionExpiresTag)
+	return r.ExemptionExpiresTag != "" && asciiEqualFold(key, r.ExemptionExpiresTag)
 }
 
 func (r Rules) decideMutability(p *Plan, in Input) {

@@ -21,7 +21,7 @@ func testRules(t *testing.T) Rules {
 		AllowedMutableTagFilters: []string{"latest", "dev-*"},
 		Baseline:                 baseline,
 		LifecycleMode:            LifecycleEnforce,
-		SelfRoleARN:              "arn:aws:iam::123456789012:role/ecr-guard",
+		SelfRoleARNs:             []string{"arn:aws:iam::123456789012:role/ecr-guard", "arn:aws:iam::123456789012:role/ecr-guard-sweep"},
 	}
 }
 
@@ -112,10 +112,10 @@ func TestDecide(t *testing.T) {
 			wantSet:   &MutabilitySetting{Mutability: Immutable},
 		},
 		{
-			name:          "exempt repository created mutable gets an EXEMPT notice and no write",
+			name:          "exempt repository created mutable gets an EXEMPT notice, the grant at creation and no write",
 			event:         event(EventCreateRepository, Request{Mutability: Mutable, Tags: []Tag{devTag}}),
 			repo:          repo(Mutable, nil, devTag),
-			wantKinds:     []Kind{KindExempt},
+			wantKinds:     []Kind{KindExempt, KindExemptionGranted},
 			wantExemption: ExemptionActive,
 		},
 		{
@@ -534,12 +534,17 @@ func TestFailedWritesAreNotInTheAfterState(t *testing.T) {
 
 func TestIsSelf(t *testing.T) {
 	rules := testRules(t)
-	self := Event{Principal: Principal{IssuerARN: rules.SelfRoleARN}}
-	other := Event{Principal: Principal{IssuerARN: "arn:aws:iam::123456789012:role/developer"}}
-	if !rules.IsSelf(self) || rules.IsSelf(other) {
-		t.Fatal("IsSelf does not tell the own role from another")
+	for _, role := range rules.SelfRoleARNs {
+		if !rules.IsSelf(Event{Principal: Principal{IssuerARN: role}}) {
+			t.Errorf("%s is one of ecr-guard's roles", role)
+		}
 	}
-	rules.SelfRoleARN = ""
+	for _, role := range []string{"arn:aws:iam::123456789012:role/developer", "arn:aws:iam::123456789012:role/ecr-guard-sweep-2", "arn:aws:iam::123456789012:role/ecr-guar", ""} {
+		if rules.IsSelf(Event{Principal: Principal{IssuerARN: role}}) {
+			t.Errorf("%q is not one of ecr-guard's roles", role)
+		}
+	}
+	rules.SelfRoleARNs = nil
 	if rules.IsSelf(Event{}) {
 		t.Fatal("an unset SELF_ROLE_ARN must match nothing")
 	}

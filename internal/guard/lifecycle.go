@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // DefaultLifecyclePolicy is the organisation's standard: expire untagged
@@ -34,8 +37,17 @@ func (p LifecyclePolicy) Text() string { return p.text }
 
 // Equal reports whether text is semantically the same policy: same JSON
 // values, rules compared by rulePriority whatever their order. Unparseable
-// text is never equal.
+// text is never equal, and neither is text with a key repeated in one of
+// its objects: encoding/json keeps the last of them silently, so
+// {"rules":[weak],"rules":[baseline]} would otherwise pass for the baseline
+// while whoever reads the policy next may take the first.
 func (p LifecyclePolicy) Equal(text string) bool {
+	// The two fast paths need no duplicate-key check. p.text passed
+	// checkDuplicateKeys in ParseLifecyclePolicy (a zero policy, canonical
+	// nil, takes neither path). json.Compact only drops whitespace outside
+	// strings and keeps every string's bytes, escapes included, so text
+	// whose compact form is byte for byte p.compact has exactly p.text's
+	// tokens: the same keys in the same objects, none of them twice.
 	if p.canonical != nil && text == p.text {
 		// The usual case, the policy ecr-guard wrote itself: no need to
 		// parse it (the sweep compares one policy per repository).
@@ -47,7 +59,52 @@ func (p LifecyclePolicy) Equal(text string) bool {
 		return true
 	}
 	c, err := canonicalPolicy(text)
-	return err == nil && reflect.DeepEqual(p.canonical, c)
+	// Duplicates are only looked for in text that would otherwise be equal,
+	// so a policy that differs costs no more than before.
+	return err == nil && reflect.DeepEqual(p.canonical, c) && !repeatsKeys(text, c)
+}
+
+// repeatsKeys reports whether valid JSON text repeats a key in one of its
+// objects, given decoded, the text decoded into plain values (arrays may be
+// reordered, but no key dropped). It answers what checkDuplicateKeys
+// answers without a token walk, which costs more than the parse itself:
+// every ':' outside a string in valid JSON separates one object member from
+// its value, and decoding keeps one map entry per distinct key, so there
+// are more separators than decoded keys exactly when some object repeats a
+// key. '"', '\\' and ':' are ASCII, never part of a multi-byte character,
+// so a byte scan finds them.
+func repeatsKeys(text string, decoded any) bool {
+	members, inString, escaped := 0, false, false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case escaped:
+			escaped = false
+		case c == '\\':
+			escaped = inString
+		case c == '"':
+			inString = !inString
+		case c == ':' && !inString:
+			members++
+		}
+	}
+	return members > countKeys(decoded)
+}
+
+// countKeys counts the keys of every object in a decoded JSON value.
+func countKeys(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case map[string]any:
+		n += len(v)
+		for _, e := range v {
+			n += countKeys(e)
+		}
+	case []any:
+		for _, e := range v {
+			n += countKeys(e)
+		}
+	}
+	return n
 }
 
 type lifecycleDocument struct {
@@ -73,7 +130,13 @@ type lifecycleRule struct {
 // ParseLifecyclePolicy validates text against the rules ECR enforces and
 // returns the policy. It rejects what ECR would reject on PutLifecyclePolicy,
 // so a bad configuration fails at cold start instead of on every repository.
+//
+// A key repeated in any object, at any depth, is rejected: encoding/json
+// would validate the last one and ECR might apply the first.
 func ParseLifecyclePolicy(text string) (LifecyclePolicy, error) {
+	if err := checkDuplicateKeys(text); err != nil {
+		return LifecyclePolicy{}, err
+	}
 	var doc lifecycleDocument
 	if err := json.Unmarshal([]byte(text), &doc); err != nil {
 		return LifecyclePolicy{}, fmt.Errorf("not valid JSON: %w", err)
@@ -142,7 +205,8 @@ func validateRule(r lifecycleRule) error {
 }
 
 // canonicalPolicy decodes text into plain JSON values (numbers compare
-// numerically) with the rules sorted by rulePriority.
+// numerically) with the rules sorted by rulePriority. It keeps every key:
+// repeatsKeys counts them.
 func canonicalPolicy(text string) (any, error) {
 	var v map[string]any
 	if err := json.Unmarshal([]byte(text), &v); err != nil {
@@ -170,4 +234,84 @@ func compactJSON(text string) string {
 		return ""
 	}
 	return b.String()
+}
+
+// checkDuplicateKeys walks the JSON text's tokens and fails on invalid JSON
+// or on a key that appears twice in one object, at any depth; the error
+// names the key and where it is ("rules[1].selection"). Keys are compared
+// after unescaping: "rules" and "rul\u0065s" are the same key.
+func checkDuplicateKeys(text string) error {
+	dec := json.NewDecoder(strings.NewReader(text))
+	if err := checkValueKeys(dec); err != nil {
+		var dup *duplicateKeyError
+		if errors.As(err, &dup) {
+			return dup
+		}
+		return fmt.Errorf("not valid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("not valid JSON: data after the top-level value")
+	}
+	return nil
+}
+
+// duplicateKeyError is a key repeated in the object at path (".rules[1]",
+// "" for the top level).
+type duplicateKeyError struct {
+	key, path string
+}
+
+func (e *duplicateKeyError) Error() string {
+	if e.path == "" {
+		return fmt.Sprintf("duplicate key %q", e.key)
+	}
+	return fmt.Sprintf("duplicate key %q in %s", e.key, strings.TrimPrefix(e.path, "."))
+}
+
+// within records that the error happened inside step (".key" or "[i]").
+func (e *duplicateKeyError) within(step string) *duplicateKeyError {
+	e.path = step + e.path
+	return e
+}
+
+// checkValueKeys reads one JSON value from dec, checking every object in it.
+func checkValueKeys(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string) // the decoder only returns strings as keys
+			if seen[key] {
+				return &duplicateKeyError{key: key}
+			}
+			seen[key] = true
+			if err := checkValueKeys(dec); err != nil {
+				if dup, ok := err.(*duplicateKeyError); ok {
+					return dup.within("." + key)
+				}
+				return err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := checkValueKeys(dec); err != nil {
+				if dup, ok := err.(*duplicateKeyError); ok {
+					return dup.within("[" + strconv.Itoa(i) + "]")
+				}
+				return err
+			}
+		}
+	default:
+		return nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return err
 }

@@ -26,6 +26,10 @@ type Repository struct {
 	RegistryID       string
 	Mutability       string
 	ExclusionFilters []string
+	// CreatedAt is when this incarnation of the repository was created
+	// (zero when unknown): an event older than it was about a deleted
+	// repository of the same name.
+	CreatedAt time.Time
 	// Tags is nil when the tags were not read.
 	Tags      []Tag
 	Lifecycle Lifecycle
@@ -51,24 +55,44 @@ type Event struct {
 	EventID    string // CloudTrail eventID
 	Name       string // CloudTrail eventName
 	Time       time.Time
-	Region     string
+	Region     string // awsRegion
 	Account    string // recipientAccountId
-	ErrorCode  string
-	Principal  Principal
-	SourceIP   string
-	UserAgent  string
-	Repository string
-	RegistryID string
-	Request    Request
+	BusAccount string // the EventBridge envelope's account
+	BusRegion  string // the EventBridge envelope's region
+	// RepositoryRegion is the region of the repository's ARN, when the event
+	// named the repository by ARN.
+	RepositoryRegion string
+	ErrorCode        string
+	Principal        Principal
+	SourceIP         string
+	UserAgent        string
+	Repository       string
+	RegistryID       string
+	Request          Request
+	// Warnings name the members of the record the decoder ignored because
+	// they had an unexpected type; none of them decides.
+	Warnings []string
 }
 
-// Principal is who made the call.
+// Principal is who made the call (CloudTrail's userIdentity).
 type Principal struct {
 	Type      string
 	ARN       string
 	AccountID string
 	IssuerARN string // sessionContext.sessionIssuer.arn for assumed roles
-	InvokedBy string
+	InvokedBy string // the AWS service that made the call for the principal, e.g. ecr.amazonaws.com
+	// PrincipalID and AccessKeyID identify the credentials used.
+	PrincipalID string
+	AccessKeyID string
+	// SessionName is the session of an assumed role (the last element of
+	// its ARN): the caller chooses it, so it identifies nobody on its own.
+	SessionName string
+	// SourceIdentity is sessionContext.sourceIdentity, set when the role
+	// was assumed: it survives role chaining.
+	SourceIdentity string
+	// MFAAuthenticated is sessionContext.attributes.mfaAuthenticated; nil
+	// when the record does not say.
+	MFAAuthenticated *bool
 }
 
 // Request is what the call asked for, as far as the rules care.

@@ -3,7 +3,6 @@ package guard
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -33,9 +32,38 @@ func (m TagMatcher) String() string {
 	return m.Key + "=" + m.Value
 }
 
-// Matches compares key and value case-insensitively.
+// Matches compares key and value case-insensitively, in ASCII only
+// (asciiEqualFold).
 func (m TagMatcher) Matches(t Tag) bool {
-	return strings.EqualFold(m.Key, t.Key) && (m.AnyValue || strings.EqualFold(m.Value, t.Value))
+	return asciiEqualFold(m.Key, t.Key) && (m.AnyValue || asciiEqualFold(m.Value, t.Value))
+}
+
+// asciiEqualFold reports whether a and b are equal with ASCII letters
+// compared case-insensitively. Unlike strings.EqualFold it folds nothing
+// else: "exemption-expireſ" (U+017F, long s) is not "exemption-expires",
+// and "\u212Aey" (U+212A, Kelvin sign) is not "key". Tag keys and values
+// are compared this way everywhere, so no look-alike spelling counts as an
+// exemption or expiry tag.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // Rules is the validated configuration the decisions depend on.
@@ -47,12 +75,14 @@ type Rules struct {
 	Baseline                 LifecyclePolicy
 	LifecycleMode            LifecycleMode
 	DryRun                   bool
-	SelfRoleARN              string
+	// SelfRoleARNs are ecr-guard's own roles (both functions'): their calls
+	// are still checked, but a compliant result is not news.
+	SelfRoleARNs []string
 }
 
-// IsSelf reports whether the event is a call made by ecr-guard's own role.
+// IsSelf reports whether the event is a call made with one of ecr-guard's own roles.
 func (r Rules) IsSelf(e Event) bool {
-	return r.SelfRoleARN != "" && e.Principal.IssuerARN == r.SelfRoleARN
+	return e.Principal.IssuerARN != "" && slices.Contains(r.SelfRoleARNs, e.Principal.IssuerARN)
 }
 
 // MutabilityCompliant reports whether a mutability setting is allowed:
@@ -100,15 +130,25 @@ const (
 	ExemptionNone           ExemptionStatus = "none"             // no exemption tag
 	ExemptionActive         ExemptionStatus = "active"           // exempt
 	ExemptionExpired        ExemptionStatus = "expired"          // expiry date in the past
-	ExemptionInvalidExpiry  ExemptionStatus = "invalid-expiry"   // expiry tag not YYYY-MM-DD
+	ExemptionInvalidExpiry  ExemptionStatus = "invalid-expiry"   // expiry tag empty, not YYYY-MM-DD, or twice
 	ExemptionNameNotAllowed ExemptionStatus = "name-not-allowed" // tagged, but name matches no pattern
 )
 
 // Exemption is the outcome of the exemption rule for one repository.
 type Exemption struct {
-	Status  ExemptionStatus
-	Tag     string // the matching tag as key=value, when there is one
-	Expires string // the expiry tag's value, when there is one
+	Status ExemptionStatus
+	Tag    string // the matching tag as key=value, when there is one
+	// Tags are all the repository's tags whose key is an exemption tag's key
+	// (key=value, in the order listed), whether their value matches or not.
+	// ECR tag keys are case-sensitive, so environment=dev and
+	// Environment=prod can coexist: one matching tag is enough to be
+	// exempt, and the notice shows the others.
+	Tags []string
+	// Expires is the expiry tag's value when there is exactly one expiry tag.
+	Expires string
+	// ExpiryTags are all the tags whose key is the expiry tag's (key=value).
+	// More than one is invalid-expiry: none of them wins.
+	ExpiryTags []string
 }
 
 // Active reports whether the repository is exempt from the mutability rule.
@@ -117,14 +157,46 @@ func (e Exemption) Active() bool { return e.Status == ExemptionActive }
 // Exemption evaluates the exemption rule: an allowlisted tag, a name that
 // matches EXEMPT_REPOSITORY_PATTERNS when set, and an expiry that is today or
 // later when the expiry tag is present. now is passed in; dates are UTC.
+//
+// Keys (and values) compare case-insensitively in ASCII only. An expiry tag
+// cannot make an exemption permanent or ambiguous: one that is present but
+// empty, or more than one tag with the expiry key (exemption-expires and
+// Exemption-Expires), is invalid-expiry.
 func (r Rules) Exemption(name string, tags []Tag, now time.Time) Exemption {
 	var e Exemption
+	exempt, expiry := 0, 0
 	for _, t := range tags {
-		if e.Tag == "" && r.IsExemptTag(t) {
-			e.Tag = t.Key + "=" + t.Value
+		if r.isExemptKey(t.Key) {
+			exempt++
 		}
-		if r.ExemptionExpiresTag != "" && strings.EqualFold(t.Key, r.ExemptionExpiresTag) {
-			e.Expires = t.Value
+		if r.isExpiryKey(t.Key) {
+			expiry++
+		}
+	}
+	if exempt+expiry > 0 {
+		// One backing array for both lists: most repositories have neither,
+		// an exempt one usually one of each.
+		all := make([]string, exempt+expiry)
+		if exempt > 0 {
+			e.Tags = all[:0:exempt]
+		}
+		if expiry > 0 {
+			e.ExpiryTags = all[exempt:exempt]
+		}
+		for _, t := range tags {
+			if r.isExemptKey(t.Key) {
+				kv := t.Key + "=" + t.Value
+				e.Tags = append(e.Tags, kv)
+				if e.Tag == "" && r.IsExemptTag(t) {
+					e.Tag = kv
+				}
+			}
+			if r.isExpiryKey(t.Key) {
+				e.ExpiryTags = append(e.ExpiryTags, t.Key+"="+t.Value)
+				if expiry == 1 {
+					e.Expires = t.Value
+				}
+			}
 		}
 	}
 	switch {
@@ -132,9 +204,13 @@ func (r Rules) Exemption(name string, tags []Tag, now time.Time) Exemption {
 		e.Status = ExemptionNone
 	case !r.nameMayBeExempt(name):
 		e.Status = ExemptionNameNotAllowed
-	case e.Expires == "":
+	case len(e.ExpiryTags) == 0:
 		e.Status = ExemptionActive
+	case len(e.ExpiryTags) > 1:
+		e.Status = ExemptionInvalidExpiry
 	default:
+		// An empty value is invalid like any other that is not a date: a
+		// present expiry tag never means "no expiry".
 		e.Status = expiryStatus(e.Expires, now)
 	}
 	return e
@@ -145,8 +221,8 @@ func expiryStatus(value string, now time.Time) ExemptionStatus {
 	if err != nil {
 		return ExemptionInvalidExpiry
 	}
-	today := now.UTC().Format(time.DateOnly)
-	if expires.Format(time.DateOnly) < today {
+	y, m, d := now.UTC().Date()
+	if expires.Before(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
 		return ExemptionExpired
 	}
 	return ExemptionActive
@@ -155,6 +231,11 @@ func expiryStatus(value string, now time.Time) ExemptionStatus {
 // IsExemptTag reports whether t is one of the allowlisted exemption tags.
 func (r Rules) IsExemptTag(t Tag) bool {
 	return slices.ContainsFunc(r.ExemptTags, func(m TagMatcher) bool { return m.Matches(t) })
+}
+
+// isExemptKey reports whether key is the key of an allowlisted exemption tag.
+func (r Rules) isExemptKey(key string) bool {
+	return slices.ContainsFunc(r.ExemptTags, func(m TagMatcher) bool { return asciiEqualFold(m.Key, key) })
 }
 
 func (r Rules) nameMayBeExempt(name string) bool {

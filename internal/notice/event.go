@@ -2,8 +2,11 @@ package notice
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
@@ -46,16 +49,19 @@ type PushedImage struct {
 
 // EventDocument is the JSON document of an event notice (schema 1.0).
 type EventDocument struct {
-	SchemaVersion string           `json:"schemaVersion"`
-	Kind          guard.Kind       `json:"kind"`
-	Severity      string           `json:"severity"`
-	DryRun        bool             `json:"dryRun"`
-	Repository    RepositoryRef    `json:"repository"`
-	Trigger       *Trigger         `json:"trigger,omitempty"`
-	Before        RepositoryState  `json:"before"`
-	After         RepositoryState  `json:"after"`
-	Actions       []Action         `json:"actions"`
-	Exemption     *ExemptionDetail `json:"exemption,omitempty"`
+	SchemaVersion string        `json:"schemaVersion"`
+	Kind          guard.Kind    `json:"kind"`
+	Severity      string        `json:"severity"`
+	DryRun        bool          `json:"dryRun"`
+	Repository    RepositoryRef `json:"repository"`
+	Trigger       *Trigger      `json:"trigger,omitempty"`
+	// Stale: the trigger is older than the repository, so it was about a
+	// deleted repository of the same name; the actions are what was found.
+	Stale     bool             `json:"stale,omitempty"`
+	Before    RepositoryState  `json:"before"`
+	After     RepositoryState  `json:"after"`
+	Actions   []Action         `json:"actions"`
+	Exemption *ExemptionDetail `json:"exemption,omitempty"`
 	// PushedWhileMutable: "pushed while tags were mutable: verify these".
 	PushedWhileMutable *PushedWhileMutable `json:"pushedWhileMutable,omitempty"`
 	ConsoleURL         string              `json:"consoleUrl,omitempty"`
@@ -70,14 +76,25 @@ type RepositoryRef struct {
 }
 
 // Trigger is the CloudTrail call that led to the notice (none for the sweep).
+// PrincipalARN is userIdentity.arn, or for an AWS service its invokedBy.
+// The fields after PrincipalType are present when CloudTrail gives them:
+// an assumed role's session name is chosen by the caller, so SessionIssuer
+// (the role), SourceIdentity, AccessKeyID and PrincipalID say who acted.
 type Trigger struct {
-	EventName       string `json:"eventName"`
-	EventID         string `json:"eventID"`
-	EventTime       string `json:"eventTime"`
-	PrincipalARN    string `json:"principalArn"`
-	PrincipalType   string `json:"principalType"`
-	SourceIPAddress string `json:"sourceIPAddress"`
-	UserAgent       string `json:"userAgent"`
+	EventName        string `json:"eventName"`
+	EventID          string `json:"eventID"`
+	EventTime        string `json:"eventTime"`
+	PrincipalARN     string `json:"principalArn"`
+	PrincipalType    string `json:"principalType"`
+	PrincipalID      string `json:"principalId,omitempty"`
+	AccessKeyID      string `json:"accessKeyId,omitempty"`
+	SessionIssuer    string `json:"sessionIssuer,omitempty"`
+	SessionName      string `json:"sessionName,omitempty"`
+	SourceIdentity   string `json:"sourceIdentity,omitempty"`
+	InvokedBy        string `json:"invokedBy,omitempty"`
+	MFAAuthenticated *bool  `json:"mfaAuthenticated,omitempty"`
+	SourceIPAddress  string `json:"sourceIPAddress"`
+	UserAgent        string `json:"userAgent"`
 }
 
 // RepositoryState is the part of a repository's state the rules govern.
@@ -97,18 +114,26 @@ type Action struct {
 	Summary  string     `json:"summary"`
 }
 
-// ExemptionDetail is the exemption that applied or was granted.
+// ExemptionDetail is the exemption that applied or was granted. Tags lists
+// every tag with an exemption tag's key (environment=dev and
+// Environment=prod can coexist: one match is enough), ExpiryTags every tag
+// with the expiry tag's key (more than one is invalid-expiry), so the
+// security team sees conflicting tags.
 type ExemptionDetail struct {
-	Status  guard.ExemptionStatus `json:"status"`
-	Tag     string                `json:"tag,omitempty"`
-	Expires string                `json:"expires,omitempty"`
+	Status     guard.ExemptionStatus `json:"status"`
+	Tag        string                `json:"tag,omitempty"`
+	Tags       []string              `json:"tags,omitempty"`
+	Expires    string                `json:"expires,omitempty"`
+	ExpiryTags []string              `json:"expiryTags,omitempty"`
 }
 
 // ForEvent builds the notice for one event's plan. The plan must have findings.
 //
-// The images pushed while tags were mutable are listed as far as SNS's size
-// limit allows; the list is cut (and marked truncated) before a notice is
-// ever refused for its size.
+// Every text taken from the event (and from AWS error messages and
+// repository tags) is capped (capText), so the notice without images always
+// fits SNS's size limit. The images pushed while tags were mutable are then
+// listed as far as the limit allows; the list is cut (and marked truncated)
+// before a notice is ever refused for its size.
 func ForEvent(in EventInput) Message {
 	if in.Pushed == nil {
 		return eventMessage(in)
@@ -131,14 +156,13 @@ func eventMessage(in EventInput) Message {
 		e = &guard.Event{Region: region, Account: firstNonEmpty(in.Before.RegistryID, account), Repository: in.Before.Name}
 	}
 	kind, severity := p.Kind(), p.Severity().String()
-	repo := RepositoryRef{Name: in.Before.Name, ARN: in.Before.ARN, RegistryID: in.Before.RegistryID, Region: e.Region}
-	if repo.Name == "" {
-		repo.Name = e.Repository
+	repo := RepositoryRef{
+		Name:       capText(firstNonEmpty(in.Before.Name, e.Repository), capName),
+		ARN:        capText(in.Before.ARN, capARN),
+		RegistryID: capText(firstNonEmpty(in.Before.RegistryID, e.RegistryID, e.Account), capShort),
+		Region:     capText(e.Region, capShort),
 	}
-	if repo.RegistryID == "" {
-		repo.RegistryID = firstNonEmpty(e.RegistryID, e.Account)
-	}
-	account := firstNonEmpty(e.Account, repo.RegistryID)
+	account := capText(firstNonEmpty(e.Account, repo.RegistryID), capShort)
 	withLifecycle := in.Rules.NeedsLifecycle(in.Checks)
 	doc := EventDocument{
 		SchemaVersion: SchemaVersion,
@@ -149,29 +173,24 @@ func eventMessage(in EventInput) Message {
 		Before:        stateOf(in.Before, withLifecycle, in.Rules),
 		After:         stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules),
 		ConsoleURL:    ConsoleURL(repo.Region, repo.RegistryID, repo.Name),
+		Stale:         p.Stale,
 	}
 	if in.Event != nil {
-		doc.Trigger = &Trigger{
-			EventName:       e.Name,
-			EventID:         e.EventID,
-			EventTime:       e.Time.UTC().Format(time.RFC3339),
-			PrincipalARN:    principalARN(e.Principal),
-			PrincipalType:   e.Principal.Type,
-			SourceIPAddress: e.SourceIP,
-			UserAgent:       e.UserAgent,
-		}
+		doc.Trigger = triggerOf(e)
 	}
 	for _, f := range p.Findings {
-		doc.Actions = append(doc.Actions, Action{Kind: f.Kind, Area: f.Area, Severity: f.Severity().String(), Summary: f.Summary})
+		doc.Actions = append(doc.Actions, Action{Kind: f.Kind, Area: f.Area, Severity: f.Severity().String(), Summary: capText(f.Summary, capSummary)})
 	}
 	if in.Pushed != nil {
 		doc.PushedWhileMutable = pushedDocument(*in.Pushed)
 	}
 	if p.Exemption.Status != guard.ExemptionNone && p.Exemption.Status != "" {
-		doc.Exemption = &ExemptionDetail{Status: p.Exemption.Status, Tag: p.Exemption.Tag, Expires: p.Exemption.Expires}
+		x := p.Exemption
+		doc.Exemption = &ExemptionDetail{Status: x.Status, Tag: capText(x.Tag, capExemption), Tags: capList(x.Tags, capExemptionTags, capExemption),
+			Expires: capText(x.Expires, capShort), ExpiryTags: capList(x.ExpiryTags, capExemptionTags, capExemption)}
 	}
 
-	suffix := "(" + account + " " + e.Region + ")"
+	suffix := "(" + account + " " + repo.Region + ")"
 	if p.SetMutability != nil && (kind == guard.KindRemediated || kind == guard.KindWouldRemediate) {
 		suffix = "-> " + p.SetMutability.Mutability + " " + suffix
 	}
@@ -184,26 +203,73 @@ func eventMessage(in EventInput) Message {
 			"severity":   severity,
 			"repository": repo.Name,
 			"account":    account,
-			"region":     e.Region,
-			"eventName":  e.Name,
+			"region":     repo.Region,
+			"eventName":  capText(e.Name, capShort),
 		},
 	}
 }
 
+// triggerOf is the document's account of the CloudTrail call, capped.
+func triggerOf(e *guard.Event) *Trigger {
+	p := e.Principal
+	return &Trigger{
+		EventName:        capText(e.Name, capShort),
+		EventID:          capText(e.EventID, capShort),
+		EventTime:        e.Time.UTC().Format(time.RFC3339),
+		PrincipalARN:     capText(principalARN(p), capARN),
+		PrincipalType:    capText(p.Type, capShort),
+		PrincipalID:      capText(p.PrincipalID, capPrincipalID),
+		AccessKeyID:      capText(p.AccessKeyID, capShort),
+		SessionIssuer:    capText(p.IssuerARN, capARN),
+		SessionName:      capText(p.SessionName, capSession),
+		SourceIdentity:   capText(p.SourceIdentity, capSession),
+		InvokedBy:        capText(p.InvokedBy, capSession),
+		MFAAuthenticated: p.MFAAuthenticated,
+		SourceIPAddress:  capText(e.SourceIP, capShort),
+		UserAgent:        capText(e.UserAgent, capUserAgent),
+	}
+}
+
+// who says who made the call: for an assumed role the role, the session
+// name (which the caller chose) and the source identity, rather than the
+// session's ARN; otherwise the principal's ARN (an AWS service's name).
+func who(t Trigger) string {
+	var s string
+	if t.SessionIssuer != "" && (t.PrincipalType == "AssumedRole" || t.SessionName != "") {
+		s = "role " + t.SessionIssuer
+		if t.SessionName != "" {
+			s += ", session " + t.SessionName
+		}
+	} else {
+		s = t.PrincipalARN
+	}
+	if t.SourceIdentity != "" {
+		s += ", source identity " + t.SourceIdentity
+	}
+	if t.InvokedBy != "" && t.InvokedBy != t.PrincipalARN {
+		s += ", via " + t.InvokedBy
+	}
+	return s + " (" + t.PrincipalType + ")"
+}
+
 func eventText(doc EventDocument, e *guard.Event, account string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ecr-guard %s (%s): repository %s in account %s, %s\n", doc.Kind, doc.Severity, doc.Repository.Name, account, e.Region)
+	fmt.Fprintf(&b, "ecr-guard %s (%s): repository %s in account %s, %s\n", doc.Kind, doc.Severity, doc.Repository.Name, account, doc.Repository.Region)
 	if doc.DryRun {
 		b.WriteString("DRY RUN: nothing was changed.\n")
 	}
 	b.WriteString("\n")
-	if doc.Trigger == nil {
+	switch {
+	case doc.Trigger == nil:
 		b.WriteString("What changed: Scheduled sweep (no CloudTrail event)\n")
-	} else {
-		fmt.Fprintf(&b, "What changed: %s\n", describeRequest(*e))
-		fmt.Fprintf(&b, "Who:          %s (%s)\n", doc.Trigger.PrincipalARN, doc.Trigger.PrincipalType)
-		fmt.Fprintf(&b, "From:         %s, %s\n", e.SourceIP, shorten(e.UserAgent, 100))
-		fmt.Fprintf(&b, "When:         %s (CloudTrail event %s)\n", doc.Trigger.EventTime, e.EventID)
+	case doc.Stale:
+		fmt.Fprintf(&b, "What changed: nothing this event says: CloudTrail event %s (%s at %s) is older than this repository,\n", doc.Trigger.EventID, doc.Trigger.EventName, doc.Trigger.EventTime)
+		b.WriteString("              so it was about a deleted repository of the same name. ecr-guard found this repository so.\n")
+	default:
+		fmt.Fprintf(&b, "What changed: %s\n", capText(describeRequest(*e), capLine))
+		fmt.Fprintf(&b, "Who:          %s\n", who(*doc.Trigger))
+		fmt.Fprintf(&b, "From:         %s, %s\n", doc.Trigger.SourceIPAddress, capText(e.UserAgent, capAgentLine))
+		fmt.Fprintf(&b, "When:         %s (CloudTrail event %s)\n", doc.Trigger.EventTime, doc.Trigger.EventID)
 	}
 	b.WriteString("ecr-guard:\n")
 	for _, a := range doc.Actions {
@@ -219,15 +285,17 @@ func eventText(doc EventDocument, e *guard.Event, account string) string {
 	return b.String()
 }
 
-// describeRequest says in words what the CloudTrail call asked for.
+// describeRequest says in words what the CloudTrail call asked for. Its
+// parts are capped; the caller caps the whole line.
 func describeRequest(e guard.Event) string {
 	r := e.Request
+	filters := capList(r.ExclusionFilters, capFilters, capFilter)
 	switch e.Name {
 	case guard.EventCreateRepository:
-		m := firstNonEmpty(r.Mutability, guard.Mutable+" (the default)")
-		return "CreateRepository with image tag mutability " + guard.DescribeMutability(m, r.ExclusionFilters) + tagList(" and tags ", r.Tags)
+		m := firstNonEmpty(capText(r.Mutability, capSetting), guard.Mutable+" (the default)")
+		return "CreateRepository with image tag mutability " + guard.DescribeMutability(m, filters) + tagList(" and tags ", r.Tags)
 	case guard.EventPutImageTagMutability:
-		return "PutImageTagMutability to " + guard.DescribeMutability(firstNonEmpty(r.Mutability, "UNKNOWN"), r.ExclusionFilters)
+		return "PutImageTagMutability to " + guard.DescribeMutability(firstNonEmpty(capText(r.Mutability, capSetting), "UNKNOWN"), filters)
 	case guard.EventPutLifecyclePolicy:
 		return "PutLifecyclePolicy replaced the lifecycle policy"
 	case guard.EventDeleteLifecyclePolicy:
@@ -235,9 +303,9 @@ func describeRequest(e guard.Event) string {
 	case guard.EventTagResource:
 		return "TagResource" + tagList(" added ", r.Tags)
 	case guard.EventUntagResource:
-		return "UntagResource removed tag keys " + strings.Join(r.TagKeys, ", ")
+		return "UntagResource removed tag keys " + strings.Join(capList(r.TagKeys, capTags, capTagKey), ", ")
 	}
-	return e.Name
+	return capText(e.Name, capShort)
 }
 
 func describeState(s RepositoryState) string {
@@ -249,7 +317,7 @@ func describeState(s RepositoryState) string {
 }
 
 func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) RepositoryState {
-	s := RepositoryState{ImageTagMutability: r.Mutability, ExclusionFilters: r.ExclusionFilters}
+	s := RepositoryState{ImageTagMutability: capText(r.Mutability, capSetting), ExclusionFilters: capList(r.ExclusionFilters, capFilters, capFilter)}
 	if withLifecycle {
 		switch {
 		case !r.Lifecycle.Exists:
@@ -265,34 +333,32 @@ func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) Reposito
 
 // arnRegionAccount returns the region and account fields of an ARN
 // (arn:partition:service:region:account:resource), or "" for each it lacks.
-func arnRegionAccount(arn string) (region, account string) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 || parts[0] != "arn" {
+func arnRegionAccount(text string) (region, account string) {
+	a, err := arn.Parse(text)
+	if err != nil {
 		return "", ""
 	}
-	return parts[3], parts[4]
+	return a.Region, a.AccountID
 }
 
 func principalARN(p guard.Principal) string {
 	return firstNonEmpty(p.ARN, p.InvokedBy, p.AccountID)
 }
 
+// tagList lists tags as key=value, each capped, at most capTags of them.
 func tagList(prefix string, tags []guard.Tag) string {
 	if len(tags) == 0 {
 		return ""
 	}
-	parts := make([]string, len(tags))
+	parts := make([]string, 0, min(len(tags), capTags+1))
 	for i, t := range tags {
-		parts[i] = t.Key + "=" + t.Value
+		if i == capTags {
+			parts = append(parts, "…["+strconv.Itoa(len(tags)-capTags)+" more]")
+			break
+		}
+		parts = append(parts, capText(t.Key, capTagKey)+"="+capText(t.Value, capTagValue))
 	}
 	return prefix + strings.Join(parts, ", ")
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 func firstNonEmpty(values ...string) string {
@@ -305,7 +371,7 @@ func firstNonEmpty(values ...string) string {
 }
 
 func pushedDocument(p PushedImages) *PushedWhileMutable {
-	d := &PushedWhileMutable{Since: p.Since.UTC().Format(time.RFC3339), Images: []PushedImage{}, Truncated: p.Truncated, Error: p.Error}
+	d := &PushedWhileMutable{Since: p.Since.UTC().Format(time.RFC3339), Images: []PushedImage{}, Truncated: p.Truncated, Error: capText(p.Error, capSummary)}
 	for _, img := range p.Images {
 		tags := img.Tags
 		if tags == nil {

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 )
@@ -48,6 +50,115 @@ func fitting(max int, build func(n int) Message) Message {
 		}
 	}
 	return build(lo)
+}
+
+// Limits on the text a notice takes from an event (or from anything else
+// outside ecr-guard: AWS error messages, repository tags), in bytes of JSON
+// string content (capText). They are far above what AWS lets these fields
+// hold, so a genuine value is never cut, and low enough that a notice whose
+// every such field is at its limit still fits SNS's 256 KB with room for the
+// image list. The JSON document holds about 17 KB of such text and is sent
+// four times, escaped once more (at most doubled: all quotes); the text
+// report holds about 16 KB and is sent twice: at most about 170 KB. The
+// largest TestEveryNoticeFitsSNS finds without images is 155 KB.
+const (
+	capShort         = 128  // ids, regions, accounts, IP addresses, event names, principal types
+	capSetting       = 64   // image tag mutability settings
+	capFilter        = 128  // one exclusion filter (ECR: 128)
+	capFilters       = 10   // exclusion filters listed (ECR allows 5)
+	capARN           = 600  // ARNs (IAM allows 2,048 only for paths nobody uses)
+	capName          = 300  // repository names (ECR: 256)
+	capSession       = 128  // session names, source identities, invokedBy (STS: 64)
+	capPrincipalID   = 256  // principalId: a role id and a session name
+	capExemptionTags = 5    // conflicting exemption or expiry tags listed
+	capUserAgent     = 1024 // the JSON document's userAgent
+	capAgentLine     = 160  // the text report's user agent
+	capTagKey        = 128  // ECR: 128
+	capTagValue      = 256  // ECR: 256
+	capTags          = 50   // tags or tag keys listed (ECR: 50 a call)
+	capExemption     = 400  // the exemption tag, key=value
+	capSummary       = 1024 // one action's summary (it may quote an AWS error or an ARN)
+	capLine          = 4096 // one line of the text report built from the request
+)
+
+// capText makes s safe and bounded for a notice: control characters, line
+// and paragraph separators and invalid UTF-8 become U+FFFD (so a value
+// cannot forge lines of the text report), and when its JSON-escaped length
+// exceeds n bytes it is cut at a character boundary and ends with
+// "…[cut N chars]", N being the characters left out. The result's
+// JSON-escaped length never exceeds n (for n >= 32).
+func capText(s string, n int) string {
+	size, clean, cut := 0, true, false
+	for i, r := range s {
+		c, ok := runeCost(s, i, r)
+		size += c
+		clean = clean && ok
+		if size > n {
+			cut = true
+			break
+		}
+	}
+	if clean && !cut {
+		return s
+	}
+	var b strings.Builder
+	room, runes := n, 0
+	if cut {
+		runes = utf8.RuneCountInString(s)
+		room -= len(cutMarker(runes)) // at least as long as the marker written
+	}
+	kept := 0
+	for i, r := range s {
+		c, ok := runeCost(s, i, r)
+		if cut && c > room {
+			break
+		}
+		room -= c
+		kept++
+		if ok {
+			b.WriteRune(r)
+		} else {
+			b.WriteRune(utf8.RuneError)
+		}
+	}
+	if cut {
+		b.WriteString(cutMarker(runes - kept))
+	}
+	return b.String()
+}
+
+// runeCost is the JSON-escaped length of the rune r at s[i] after capText's
+// replacements, and whether it is kept as it is.
+func runeCost(s string, i int, r rune) (int, bool) {
+	switch {
+	case r == utf8.RuneError:
+		_, width := utf8.DecodeRuneInString(s[i:])
+		return 3, width == 3 // a genuine U+FFFD is kept
+	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == '\u2028', r == '\u2029':
+		return 3, false
+	case r == '"', r == '\\':
+		return 2, true
+	}
+	return utf8.RuneLen(r), true
+}
+
+func cutMarker(n int) string { return "…[cut " + strconv.Itoa(n) + " chars]" }
+
+// capList caps every item and keeps at most max of them, saying how many
+// more there were in a last item.
+func capList(items []string, max, n int) []string {
+	if items == nil {
+		return nil
+	}
+	out := make([]string, 0, min(len(items), max+1))
+	for i, it := range items {
+		if i == max {
+			out = append(out, "…["+strconv.Itoa(len(items)-max)+" more]")
+			break
+		}
+		out = append(out, capText(it, n))
+	}
+	return out
 }
 
 // Message is one SNS notice.

@@ -1,7 +1,9 @@
 package notice
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,18 +61,66 @@ type SweepChange struct {
 	Exemption guard.ExemptionStatus `json:"exemption,omitempty"`
 }
 
+// Severity ranks the change in the digest: CRITICAL when something failed,
+// LOW when only lifecycle policies were restored, HIGH for a tag mutability
+// revert (done or dry-run) or an exemption that no longer held, and for any
+// kind it does not know, so that nothing unknown is ever cut.
+func (c SweepChange) Severity() guard.Severity {
+	s := guard.SeverityLow
+	switch c.Exemption {
+	case "", guard.ExemptionNone, guard.ExemptionActive:
+	default:
+		s = guard.SeverityHigh
+	}
+	for _, a := range c.Actions {
+		switch a {
+		case guard.KindFailed:
+			return guard.SeverityCritical
+		case guard.KindLifecycleRestored, guard.KindWouldRestoreLifecycle:
+		case guard.KindExempt, guard.KindExemptionGranted:
+			s = max(s, guard.SeverityMedium)
+		default:
+			s = max(s, guard.SeverityHigh)
+		}
+	}
+	return s
+}
+
+// MustName reports whether the digest must name the change: everything
+// but lifecycle-only (LOW) changes, which are cut first.
+func (c SweepChange) MustName() bool { return c.Severity() > guard.SeverityLow }
+
+// SortSweepChanges orders changes as the digest lists them: by severity
+// (CRITICAL, HIGH, MEDIUM, then LOW), then by name.
+func SortSweepChanges(changes []SweepChange) {
+	slices.SortStableFunc(changes, func(a, b SweepChange) int {
+		if c := cmp.Compare(b.Severity(), a.Severity()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+}
+
 // SweepInput is what the digest reports on.
 type SweepInput struct {
 	Account     string
 	Region      string
+	ChainID     string // names the sweep, so the parts of one report can be told apart
 	DryRun      bool
 	Complete    bool // false when the chain stopped before covering every repository
 	StartedAt   time.Time
 	Duration    time.Duration
 	Invocations int
 	Counts      SweepCounts
-	Changed     []SweepChange
-	Omitted     int // changed repositories already left out of Changed
+	Changed     []SweepChange // in any order
+	Omitted     int           // lifecycle-only changes already left out of Changed
+	// PartsSent is the number of parts of this report already published
+	// by earlier links (interim parts); the parts built now follow them.
+	PartsSent int
+	// Interim marks parts published before the sweep ended, to keep the
+	// continuation payload under Lambda's limit: Counts are so far and
+	// the number of parts is not known yet (Parts is 0).
+	Interim bool
 }
 
 // SweepDocument is the JSON document of the digest (schema 1.0).
@@ -82,13 +132,23 @@ type SweepDocument struct {
 	Complete        bool          `json:"complete"`
 	Account         string        `json:"account,omitempty"`
 	Region          string        `json:"region,omitempty"`
+	ChainID         string        `json:"chainId,omitempty"`
 	StartedAt       string        `json:"startedAt"`
 	DurationSeconds float64       `json:"durationSeconds"`
 	Invocations     int           `json:"invocations"`
 	Counts          SweepCounts   `json:"counts"`
 	Changed         []SweepChange `json:"changed"`
-	// Truncated is the number of changed repositories not listed in Changed.
+	// Truncated is the number of changed repositories listed in no part
+	// of the report; only lifecycle-only (LOW) ones are ever left out.
 	Truncated int `json:"truncated"`
+	// Part is this message's number within the report (from 1), Parts the
+	// number of messages of the report (0 in an interim part: not known
+	// before the sweep ends).
+	Part  int `json:"part"`
+	Parts int `json:"parts"`
+	// Interim is set on parts sent before the sweep ended: their counts
+	// are so far, and the report's last parts follow.
+	Interim bool `json:"interim,omitempty"`
 }
 
 // SweepSeverity is the severity of the digest: that of its most severe
@@ -107,29 +167,121 @@ func SweepSeverity(c SweepCounts, complete bool) string {
 	return SeverityInfo
 }
 
-// ForSweep builds the digest of one completed sweep. When the message would
-// exceed SNS's size limit, the list of changed repositories is cut and ends
-// with "and N more".
-func ForSweep(in SweepInput) Message {
-	return fitting(len(in.Changed), func(n int) Message { return sweepMessage(in, n) })
+// ForSweep builds the digest of a sweep: one message when it fits SNS's size
+// limit, else as many parts as needed. Changes are listed by severity, then
+// name. Every change above LOW (failed, reverted or would be, exemption no
+// longer valid) is named in some part; lifecycle-only ones are listed only
+// as far as they fit after those, in the last part, which ends with "and N
+// more lifecycle-only" when some are cut. Every part repeats the counts.
+func ForSweep(in SweepInput) []Message {
+	changed := slices.Clone(in.Changed)
+	SortSweepChanges(changed)
+	must := 0 // changed[:must] must be named
+	for must < len(changed) && changed[must].MustName() {
+		must++
+	}
+	// Find the parts' bounds with the widest numbers (part, parts, the count
+	// of the cut), so that the real ones, no longer, still fit.
+	widest := max(999999, in.PartsSent+in.Omitted+len(changed))
+	bounds := []int{0}
+	guess := 64
+	for from := 0; ; {
+		least := from
+		if from < must {
+			least = from + 1 // a part names at least one: one entry always fits
+		}
+		to := largestFit(from, least, len(changed), guess, func(to int) bool {
+			return fitsSNS(sweepMessage(in, changed[from:to], widest, widest, widest))
+		})
+		bounds = append(bounds, to)
+		if to >= must {
+			break
+		}
+		guess, from = to-from, to
+	}
+	parts := len(bounds) - 1
+	total := in.PartsSent + parts
+	if in.Interim {
+		total = 0
+	}
+	truncated := in.Omitted + len(changed) - bounds[parts]
+	msgs := make([]Message, parts)
+	for i := range parts {
+		msgs[i] = sweepMessage(in, changed[bounds[i]:bounds[i+1]], truncated, in.PartsSent+i+1, total)
+	}
+	return msgs
 }
 
-func sweepMessage(in SweepInput, listed int) Message {
-	severity := SweepSeverity(in.Counts, in.Complete)
+// largestFit returns the largest to in [least, most] for which fits(to)
+// holds, least if none does. It probes from+guess first (the previous
+// part's size), then gallops up or down from there and bisects, so parts
+// of similar entries cost a few renderings each.
+func largestFit(from, least, most, guess int, fits func(to int) bool) int {
+	lo, hi := least, most+1 // fits(lo) or lo == least; hi does not fit or is beyond most
+	probe := min(max(from+guess, least+1), most)
+	switch {
+	case probe <= lo:
+	case fits(probe):
+		lo = probe
+		for step := 1; lo+step < hi; step *= 2 {
+			if !fits(lo + step) {
+				hi = lo + step
+				break
+			}
+			lo += step
+		}
+	default:
+		hi = probe
+		for step := 1; hi-step > lo; step *= 2 {
+			if fits(hi - step) {
+				lo = hi - step
+				break
+			}
+			hi -= step
+		}
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// fitsSNS reports whether m's body fits SNS's size limit, with room for the
+// subject and the attributes.
+func fitsSNS(m Message) bool {
+	body, err := m.SNSMessage()
+	return err == nil && len(body) <= messageBudget
+}
+
+// sweepMessage renders one part. parts is 0 in an interim part; a report
+// of one part, sent at the end, carries no "part k of n" in its subject
+// and text.
+func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts int) Message {
+	complete := in.Complete && !in.Interim
+	severity := SweepSeverity(in.Counts, complete)
 	doc := SweepDocument{
 		SchemaVersion:   SchemaVersion,
 		Kind:            KindSweepReport,
 		Severity:        severity,
 		DryRun:          in.DryRun,
-		Complete:        in.Complete,
+		Complete:        complete,
 		Account:         in.Account,
 		Region:          in.Region,
+		ChainID:         in.ChainID,
 		StartedAt:       in.StartedAt.UTC().Format(time.RFC3339),
 		DurationSeconds: in.Duration.Round(time.Millisecond).Seconds(),
 		Invocations:     in.Invocations,
 		Counts:          in.Counts,
-		Changed:         in.Changed[:listed:listed],
-		Truncated:       in.Omitted + len(in.Changed) - listed,
+		Changed:         listed[:len(listed):len(listed)],
+		Truncated:       truncated,
+		Part:            part,
+		Parts:           parts,
+		Interim:         in.Interim,
 	}
 	if doc.Changed == nil {
 		doc.Changed = []SweepChange{}
@@ -139,14 +291,22 @@ func sweepMessage(in SweepInput, listed int) Message {
 		remediated = "would remediate"
 	}
 	headline := strconv.Itoa(in.Counts.Remediated) + " " + remediated + ", " + strconv.Itoa(in.Counts.Failed) + " failed"
+	if !in.Complete && !in.Interim {
+		headline += ", INCOMPLETE"
+	}
 	if in.DryRun {
 		headline = "dry run: " + headline
 	}
-	if !in.Complete {
-		headline += ", INCOMPLETE"
+	// The part goes with the kind, which a subject shortened to fit keeps.
+	kind := KindSweepReport
+	switch {
+	case in.Interim:
+		kind += " part " + strconv.Itoa(part) + ", so far:"
+	case parts > 1:
+		kind += " part " + strconv.Itoa(part) + " of " + strconv.Itoa(parts) + ":"
 	}
 	return Message{
-		Subject:  subject(KindSweepReport, headline, "("+in.Account+" "+in.Region+")"),
+		Subject:  subject(kind, headline, "("+in.Account+" "+in.Region+")"),
 		Text:     sweepText(doc),
 		Document: doc,
 		Attributes: map[string]string{
@@ -161,15 +321,25 @@ func sweepMessage(in SweepInput, listed int) Message {
 func sweepText(doc SweepDocument) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ecr-guard %s (%s): account %s, %s\n", doc.Kind, doc.Severity, doc.Account, doc.Region)
+	switch {
+	case doc.Interim:
+		fmt.Fprintf(&b, "PART %d, sent while the sweep runs: the counts are so far; the report's last parts follow when it ends.\n", doc.Part)
+	case doc.Parts > 1:
+		fmt.Fprintf(&b, "PART %d OF %d of this report: each part repeats the counts and lists other repositories.\n", doc.Part, doc.Parts)
+	}
 	if doc.DryRun {
 		b.WriteString("DRY RUN: nothing was changed.\n")
 	}
-	if !doc.Complete {
+	if !doc.Complete && !doc.Interim {
 		b.WriteString("INCOMPLETE: the sweep stopped before it covered every repository; see the function's logs.\n")
 	}
 	b.WriteString("\n")
 	duration := time.Duration(doc.DurationSeconds * float64(time.Second)).Round(time.Second)
-	fmt.Fprintf(&b, "Scheduled sweep of every repository, started %s, took %s in %d invocation(s).\n\n", doc.StartedAt, duration, doc.Invocations)
+	fmt.Fprintf(&b, "Scheduled sweep of every repository, started %s, took %s in %d invocation(s)", doc.StartedAt, duration, doc.Invocations)
+	if doc.ChainID != "" {
+		fmt.Fprintf(&b, " (chain %s)", doc.ChainID)
+	}
+	b.WriteString(".\n\n")
 	remediated, restored := "Remediated:", "Lifecycle restored:"
 	if doc.DryRun {
 		remediated, restored = "Would remediate:", "Would restore lifecycle:"
@@ -191,10 +361,15 @@ func sweepText(doc SweepDocument) string {
 	} {
 		fmt.Fprintf(&b, "%-24s%8d\n", row.label, row.n)
 	}
-	if len(doc.Changed) == 0 && doc.Truncated == 0 {
+	last := doc.Part == doc.Parts // the final part carries the cut
+	if len(doc.Changed) == 0 && (doc.Truncated == 0 || !last) {
 		return b.String()
 	}
-	b.WriteString("\nRepositories changed:\n")
+	b.WriteString("\nRepositories changed")
+	if doc.Interim || doc.Parts > 1 {
+		fmt.Fprintf(&b, " (part %d)", doc.Part)
+	}
+	b.WriteString(":\n")
 	for _, ch := range doc.Changed {
 		actions := make([]string, len(ch.Actions))
 		for i, a := range ch.Actions {
@@ -206,8 +381,8 @@ func sweepText(doc SweepDocument) string {
 		}
 		b.WriteString("\n")
 	}
-	if doc.Truncated > 0 {
-		fmt.Fprintf(&b, "  ... and %d more\n", doc.Truncated)
+	if doc.Truncated > 0 && last {
+		fmt.Fprintf(&b, "  ... and %d more lifecycle-only\n", doc.Truncated)
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package notice
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,17 @@ func decodeSweep(t *testing.T, m Message) (map[string]string, SweepDocument) {
 	return structured, doc
 }
 
+// one returns the only message of a report.
+func one(t *testing.T, msgs []Message) Message {
+	t.Helper()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	return msgs[0]
+}
+
 func TestForSweep(t *testing.T) {
-	m := ForSweep(sweepInput())
+	m := one(t, ForSweep(sweepInput()))
 	if want := "[ecr-guard] SWEEP_REPORT 3 remediated, 0 failed (123456789012 us-east-1)"; m.Subject != want {
 		t.Errorf("subject %q, want %q", m.Subject, want)
 	}
@@ -50,7 +60,8 @@ func TestForSweep(t *testing.T) {
 	}
 	if doc.SchemaVersion != "1.0" || doc.Kind != "SWEEP_REPORT" || doc.Severity != "HIGH" || doc.DryRun || !doc.Complete ||
 		doc.DurationSeconds != 83.4 || doc.Invocations != 2 || doc.StartedAt != "2026-11-27T10:00:00Z" || doc.Truncated != 0 ||
-		doc.Counts != sweepInput().Counts || len(doc.Changed) != 2 || doc.Changed[1].Exemption != guard.ExemptionExpired {
+		doc.Counts != sweepInput().Counts || len(doc.Changed) != 2 || doc.Changed[1].Exemption != guard.ExemptionExpired ||
+		doc.Part != 1 || doc.Parts != 1 || doc.Interim {
 		t.Errorf("document = %+v", doc)
 	}
 	var raw map[string]any
@@ -101,7 +112,7 @@ func TestSweepSeverity(t *testing.T) {
 func TestForSweepDryRunSubject(t *testing.T) {
 	in := sweepInput()
 	in.DryRun = true
-	m := ForSweep(in)
+	m := one(t, ForSweep(in))
 	if want := "[ecr-guard] SWEEP_REPORT dry run: 3 would remediate, 0 failed (123456789012 us-east-1)"; m.Subject != want {
 		t.Errorf("subject %q, want %q", m.Subject, want)
 	}
@@ -110,50 +121,233 @@ func TestForSweepDryRunSubject(t *testing.T) {
 	}
 }
 
-func TestForSweepStaysUnderTheSNSLimit(t *testing.T) {
-	in := sweepInput()
-	in.Changed = nil
-	for i := range 3000 {
-		// ECR allows names of up to 256 characters.
-		name := fmt.Sprintf("team-%04d/", i) + strings.Repeat("x", 200)
-		in.Changed = append(in.Changed, SweepChange{Name: name, Actions: []guard.Kind{guard.KindRemediated, guard.KindLifecycleRestored}})
+// longName is a repository name of 256 characters, ECR's longest.
+func longName(prefix string, i int) string {
+	name := fmt.Sprintf("%s-%05d/", prefix, i)
+	return name + strings.Repeat("x", 256-len(name))
+}
+
+// reverts returns n reverted repositories with the longest names.
+func reverts(n int) []SweepChange {
+	out := make([]SweepChange, n)
+	for i := range out {
+		out[i] = SweepChange{Name: longName("team", i), Actions: []guard.Kind{guard.KindRemediated, guard.KindLifecycleRestored}}
 	}
-	in.Omitted = 7
-	m := ForSweep(in)
+	return out
+}
+
+// sizeOK fails the test when m would not fit one SNS message.
+func sizeOK(t *testing.T, m Message) {
+	t.Helper()
 	body, err := m.SNSMessage()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(body) > MaxSNSMessageBytes-1024 {
-		t.Fatalf("message is %d bytes, SNS allows %d", len(body), MaxSNSMessageBytes)
-	}
-	_, doc := decodeSweep(t, m)
-	if len(doc.Changed) == 0 || len(doc.Changed) >= 3000 || doc.Truncated != 3000+7-len(doc.Changed) {
-		t.Fatalf("listed %d, truncated %d", len(doc.Changed), doc.Truncated)
-	}
-	if want := fmt.Sprintf("  ... and %d more\n", doc.Truncated); !strings.HasSuffix(m.Text, want) {
-		t.Errorf("text does not end with %q", want)
-	}
-	// It lists as many as fit: one more would not.
-	if bigger, _ := sweepMessage(in, len(doc.Changed)+1).SNSMessage(); len(bigger) <= messageBudget {
-		t.Errorf("one more entry (%d bytes) would still fit", len(bigger))
+	if size := len(body) + len(m.Subject) + 1024; size > MaxSNSMessageBytes { // 1 KB for the attributes
+		t.Errorf("message %q is %d bytes, SNS allows %d", m.Subject, size, MaxSNSMessageBytes)
 	}
 	if len(m.Subject) > MaxSubjectLength {
 		t.Errorf("subject %q", m.Subject)
 	}
 }
 
+// The case: 600 repositories given a lifecycle policy and 2
+// reverted, all with long names. The lifecycle-only entries are cut, the
+// reverted ones named, first.
+func TestForSweepNamesEveryRevertAmongManyLifecycleOnly(t *testing.T) {
+	in := sweepInput()
+	in.Counts = SweepCounts{Scanned: 700, Compliant: 98, Remediated: 2, LifecycleRestored: 600, ExpiredExemptions: 1}
+	in.Changed = nil
+	for i := range 600 {
+		in.Changed = append(in.Changed, SweepChange{Name: longName("a-lifecycle", i), Actions: []guard.Kind{guard.KindLifecycleRestored}})
+	}
+	// Last by name: a cut by name would drop them.
+	reverted := []SweepChange{
+		{Name: longName("zz-reverted", 1), Actions: []guard.Kind{guard.KindRemediated}},
+		{Name: longName("zz-reverted", 2), Actions: []guard.Kind{guard.KindRemediated, guard.KindLifecycleRestored}, Exemption: guard.ExemptionExpired},
+	}
+	in.Changed = append(in.Changed, reverted...)
+	in.Omitted = 5 // lifecycle-only ones the chain did not carry
+
+	m := one(t, ForSweep(in))
+	sizeOK(t, m)
+	_, doc := decodeSweep(t, m)
+	if len(doc.Changed) < 3 || len(doc.Changed) >= 602 {
+		t.Fatalf("listed %d of 602: want both reverts and some lifecycle-only entries", len(doc.Changed))
+	}
+	for i, want := range reverted {
+		if doc.Changed[i].Name != want.Name || doc.Changed[i].Exemption != want.Exemption {
+			t.Errorf("entry %d is %q, want the revert %q first", i, doc.Changed[i].Name, want.Name)
+		}
+		if !strings.Contains(m.Text, "  - "+want.Name+": REMEDIATED") {
+			t.Errorf("text does not name %s", want.Name)
+		}
+	}
+	for _, c := range doc.Changed[2:] {
+		if c.MustName() {
+			t.Errorf("%s listed after the lifecycle-only entries", c.Name)
+		}
+	}
+	if want := 600 + 5 - (len(doc.Changed) - 2); doc.Truncated != want {
+		t.Errorf("truncated %d, want %d", doc.Truncated, want)
+	}
+	if want := fmt.Sprintf("  ... and %d more lifecycle-only\n", doc.Truncated); !strings.HasSuffix(m.Text, want) {
+		t.Errorf("text does not end with %q", want)
+	}
+	if want := "[ecr-guard] SWEEP_REPORT 2 remediated, 0 failed (123456789012 us-east-1)"; m.Subject != want || doc.Part != 1 || doc.Parts != 1 {
+		t.Errorf("subject %q part %d of %d", m.Subject, doc.Part, doc.Parts)
+	}
+	// It lists as many lifecycle-only entries as fit: one more would not.
+	listed := len(doc.Changed)
+	more := slices.Clone(in.Changed)
+	SortSweepChanges(more)
+	if fitsSNS(sweepMessage(in, more[:listed+1], 999999, 999999, 999999)) {
+		t.Errorf("%d entries listed, %d would still fit", listed, listed+1)
+	}
+}
+
+// 3,000 reverts with the longest names cannot fit one message: the report
+// goes out in parts, each under SNS's limit, naming each revert once.
+func TestForSweepSplitsRevertsIntoParts(t *testing.T) {
+	in := sweepInput()
+	in.Counts = SweepCounts{Scanned: 5000, Compliant: 2000, Remediated: 3000, LifecycleRestored: 3010, Failed: 1}
+	in.Changed = reverts(3000)
+	failed := SweepChange{Name: "zz/failed", Actions: []guard.Kind{guard.KindFailed}}
+	in.Changed = append(in.Changed, failed)
+	for i := range 10 {
+		in.Changed = append(in.Changed, SweepChange{Name: fmt.Sprintf("a/lifecycle-%d", i), Actions: []guard.Kind{guard.KindLifecycleRestored}})
+	}
+	slices.Reverse(in.Changed) // any order in, severity then name out
+	in.Omitted = 7
+	in.ChainID = "9f2c4e1a7b3d5c60"
+
+	msgs := ForSweep(in)
+	if len(msgs) < 3 {
+		t.Fatalf("%d messages for 3,000 reverts with 256-character names", len(msgs))
+	}
+	seen := map[string]int{}
+	var order []string
+	for k, m := range msgs {
+		sizeOK(t, m)
+		_, doc := decodeSweep(t, m)
+		if doc.Part != k+1 || doc.Parts != len(msgs) || doc.Interim || !doc.Complete || doc.ChainID != in.ChainID {
+			t.Errorf("message %d: part %d of %d, interim %v, complete %v, chain %q", k+1, doc.Part, doc.Parts, doc.Interim, doc.Complete, doc.ChainID)
+		}
+		if doc.Counts != in.Counts || doc.Severity != "CRITICAL" || m.Attributes["severity"] != "CRITICAL" {
+			t.Errorf("part %d: counts %+v severity %s: every part repeats the report's", k+1, doc.Counts, doc.Severity)
+		}
+		wantSubject := fmt.Sprintf("[ecr-guard] SWEEP_REPORT part %d of %d: 3000 remediated, 1 failed (123456789012 us-east-1)", k+1, len(msgs))
+		if m.Subject != wantSubject {
+			t.Errorf("subject %q, want %q", m.Subject, wantSubject)
+		}
+		if want := fmt.Sprintf("PART %d OF %d of this report", k+1, len(msgs)); !strings.Contains(m.Text, want) {
+			t.Errorf("part %d text lacks %q", k+1, want)
+		}
+		for _, c := range doc.Changed {
+			seen[c.Name]++
+			order = append(order, c.Name)
+			if !strings.Contains(m.Text, "  - "+c.Name+": ") {
+				t.Errorf("part %d text does not name %s", k+1, c.Name)
+			}
+		}
+		if doc.Truncated != 7 || strings.Contains(m.Text, "more lifecycle-only") != (k == len(msgs)-1) {
+			t.Errorf("part %d: truncated %d; only the last part's text gives the cut", k+1, doc.Truncated)
+		}
+	}
+	for _, c := range in.Changed {
+		if seen[c.Name] != 1 {
+			t.Errorf("%s named %d times", c.Name, seen[c.Name])
+		}
+	}
+	if order[0] != failed.Name || !strings.HasPrefix(order[len(order)-1], "a/lifecycle-") || !slices.IsSorted(order[1:3001]) {
+		t.Errorf("not by severity then name: first %s, last %s", order[0], order[len(order)-1])
+	}
+	// Parts are filled: the first would overflow with the next entry (with
+	// the widest numbers, as ForSweep measures).
+	_, second := decodeSweep(t, msgs[1])
+	if _, doc := decodeSweep(t, msgs[0]); fitsSNS(sweepMessage(in, append(slices.Clone(doc.Changed), second.Changed[0]), 999999, 999999, 999999)) {
+		t.Errorf("part 1 holds %d entries, one more would fit", len(doc.Changed))
+	}
+}
+
+// Parts sent mid-chain (interim) are numbered first; the report's final
+// parts follow them and give the total.
+func TestForSweepInterimParts(t *testing.T) {
+	in := sweepInput()
+	in.Counts = SweepCounts{Scanned: 4000, Remediated: 2000}
+	in.Changed = reverts(2000)
+	in.PartsSent, in.Interim, in.ChainID = 2, true, "c1"
+	msgs := ForSweep(in)
+	if len(msgs) < 2 {
+		t.Fatalf("%d interim messages", len(msgs))
+	}
+	for k, m := range msgs {
+		sizeOK(t, m)
+		_, doc := decodeSweep(t, m)
+		if doc.Part != 3+k || doc.Parts != 0 || !doc.Interim || doc.Complete || doc.Truncated != 0 {
+			t.Errorf("interim part: part %d parts %d interim %v complete %v truncated %d", doc.Part, doc.Parts, doc.Interim, doc.Complete, doc.Truncated)
+		}
+		if want := fmt.Sprintf("[ecr-guard] SWEEP_REPORT part %d, so far: 2000 remediated, 0 failed (123456789012 us-east-1)", 3+k); m.Subject != want {
+			t.Errorf("subject %q, want %q", m.Subject, want)
+		}
+		if !strings.Contains(m.Text, "sent while the sweep runs") || strings.Contains(m.Text, "INCOMPLETE") {
+			t.Errorf("interim text:\n%s", m.Text[:400])
+		}
+	}
+	// The final report after them: one message, numbered after them.
+	final := sweepInput()
+	final.PartsSent = 2 + len(msgs)
+	m := one(t, ForSweep(final))
+	_, doc := decodeSweep(t, m)
+	n := 3 + len(msgs)
+	if doc.Part != n || doc.Parts != n || doc.Interim || !strings.HasPrefix(m.Subject, fmt.Sprintf("[ecr-guard] SWEEP_REPORT part %d of %d: 3 remediated", n, n)) {
+		t.Errorf("final part %d of %d, subject %q", doc.Part, doc.Parts, m.Subject)
+	}
+}
+
+func TestSweepChangeSeverity(t *testing.T) {
+	for _, tt := range []struct {
+		c    SweepChange
+		want guard.Severity
+	}{
+		{SweepChange{Actions: []guard.Kind{guard.KindLifecycleRestored}}, guard.SeverityLow},
+		{SweepChange{Actions: []guard.Kind{guard.KindWouldRestoreLifecycle}}, guard.SeverityLow},
+		{SweepChange{Actions: []guard.Kind{guard.KindLifecycleRestored}, Exemption: guard.ExemptionExpired}, guard.SeverityHigh},
+		{SweepChange{Actions: []guard.Kind{guard.KindRemediated}, Exemption: guard.ExemptionNameNotAllowed}, guard.SeverityHigh},
+		{SweepChange{Actions: []guard.Kind{guard.KindWouldRemediate}}, guard.SeverityHigh},
+		{SweepChange{Actions: []guard.Kind{guard.KindRemediated, guard.KindFailed}}, guard.SeverityCritical},
+		{SweepChange{Actions: []guard.Kind{"SOMETHING_NEW"}}, guard.SeverityHigh},
+	} {
+		if got := tt.c.Severity(); got != tt.want {
+			t.Errorf("%+v: %s, want %s", tt.c, got, tt.want)
+		}
+	}
+}
 func TestForSweepLongSubjectStaysWithinLimits(t *testing.T) {
 	in := sweepInput()
 	in.Counts.Remediated, in.Counts.Failed, in.DryRun, in.Complete = 123456789, 987654321, true, false
 	in.Region = "ap-southeast-2-very-long-region-name-for-the-test"
-	m := ForSweep(in)
-	if len(m.Subject) > MaxSubjectLength {
-		t.Errorf("subject %q is %d characters", m.Subject, len(m.Subject))
+	subjects := []string{one(t, ForSweep(in)).Subject}
+	// A report in parts keeps "part k of n" however long the rest is.
+	in.Changed = reverts(3000)
+	in.PartsSent = 123
+	msgs := ForSweep(in)
+	for k, m := range msgs {
+		if want := fmt.Sprintf("[ecr-guard] SWEEP_REPORT part %d of %d: ", 124+k, 123+len(msgs)); !strings.HasPrefix(m.Subject, want) {
+			t.Errorf("subject %q, want it to start with %q", m.Subject, want)
+		}
+		subjects = append(subjects, m.Subject)
 	}
-	for _, r := range m.Subject {
-		if r < 0x20 || r > 0x7e {
-			t.Errorf("non-printable %q in subject", r)
+	in.Interim = true
+	subjects = append(subjects, ForSweep(in)[0].Subject)
+	for _, s := range subjects {
+		if len(s) > MaxSubjectLength {
+			t.Errorf("subject %q is %d characters", s, len(s))
+		}
+		for _, r := range s {
+			if r < 0x20 || r > 0x7e {
+				t.Errorf("non-printable %q in subject %q", r, s)
+			}
 		}
 	}
 }
@@ -180,5 +374,20 @@ func TestForEventWithoutEventIsASweepNotice(t *testing.T) {
 	}
 	if _, ok := m.Attributes["eventName"]; ok && m.Attributes["eventName"] != "" {
 		t.Errorf("eventName attribute %q", m.Attributes["eventName"])
+	}
+}
+
+func TestLargestFit(t *testing.T) {
+	for most := 0; most <= 40; most++ {
+		for limit := -1; limit <= most+1; limit++ { // fits(to) holds for to <= limit
+			for _, guess := range []int{1, 3, 64} {
+				from := min(5, most)
+				least := from
+				want := max(least, min(limit, most))
+				if got := largestFit(from, least, most, guess, func(to int) bool { return to <= limit }); got != want {
+					t.Errorf("most %d limit %d guess %d: %d, want %d", most, limit, guess, got, want)
+				}
+			}
+		}
 	}
 }

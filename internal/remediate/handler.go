@@ -47,19 +47,22 @@ type Handler struct {
 	notices Publisher
 	metrics Metrics
 	rules   guard.Rules
+	scope   guard.Scope
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-// New returns a Handler; now is the clock (time.Now in production).
-func New(repos Repositories, notices Publisher, metrics Metrics, rules guard.Rules, log *slog.Logger, now func() time.Time) *Handler {
-	return &Handler{repos: repos, notices: notices, metrics: metrics, rules: rules, log: log, now: now}
+// New returns a Handler that acts only on repositories in scope (the
+// function's own account and region); now is the clock (time.Now in production).
+func New(repos Repositories, notices Publisher, metrics Metrics, rules guard.Rules, scope guard.Scope, log *slog.Logger, now func() time.Time) *Handler {
+	return &Handler{repos: repos, notices: notices, metrics: metrics, rules: rules, scope: scope, log: log, now: now}
 }
 
 // Reasons an event is skipped, the Kind of the Skipped metric.
 const (
 	skipMalformed     = "malformed"
 	skipNotApplicable = "not-applicable"
+	skipOutOfScope    = "out-of-scope"
 	skipSelf          = "self"
 	skipGone          = "repository-gone"
 	skipCompliant     = "compliant"
@@ -92,19 +95,20 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		h.metrics.Count(metrics.Skipped, skipMalformed, 1)
 		return err
 	}
-	log := h.log.With("event_id", ev.ID, "cloudtrail_event_id", ev.EventID, "event_name", ev.Name, "repository", ev.Repository)
-	if h.rules.IsSelf(ev) {
-		log.Info("skipped: the call was made by ecr-guard's own role", "principal", ev.Principal.ARN)
-		h.metrics.Count(metrics.Skipped, skipSelf, 1)
+	if reason := h.scope.OutOfScope(ev); reason != "" {
+		h.log.Warn("event rejected", "event_id", ev.ID, "cloudtrail_event_id", ev.EventID, "reason", "out of scope: "+reason)
+		h.metrics.Count(metrics.Skipped, skipOutOfScope, 1)
 		return nil
+	}
+	log := h.log.With("event_id", ev.ID, "cloudtrail_event_id", ev.EventID, "event_name", ev.Name, "repository", ev.Repository)
+	if len(ev.Warnings) > 0 {
+		log.Warn("event members ignored: unexpected types where they do not decide", "warnings", ev.Warnings)
 	}
 
 	checks := guard.ChecksFor(ev.Name)
-	repo, err := h.read(ctx, ev, checks)
+	repo, area, err := h.read(ctx, ev, checks)
 	if errors.Is(err, guard.ErrRepositoryNotFound) {
-		log.Info("skipped: the repository no longer exists")
-		h.metrics.Count(metrics.Skipped, skipGone, 1)
-		return nil
+		return h.gone(log, "skipped: the repository no longer exists")
 	}
 	if err != nil {
 		if awsfail.Retryable(err) {
@@ -112,7 +116,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 			return fmt.Errorf("read repository %s: %w", ev.Repository, err)
 		}
 		plan := guard.Plan{DryRun: h.rules.DryRun}
-		plan.Fail(guard.AreaMutability, "could not read the repository: "+err.Error())
+		plan.Fail(area, "could not read the repository: "+err.Error())
 		// No checks: the notice must not describe a lifecycle policy it
 		// never read.
 		return h.report(ctx, log, ev, guard.Checks{}, repo, plan, err)
@@ -120,6 +124,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 
 	plan := h.rules.Decide(guard.Input{Event: &ev, Checks: checks, Repo: repo, Now: h.now()})
 	writeErr := Apply(ctx, h.repos, repo, &plan, h.rules.Baseline)
+	if errors.Is(writeErr, guard.ErrRepositoryNotFound) {
+		return h.gone(log, "skipped: the repository was deleted while it was being fixed")
+	}
 	if writeErr != nil && plan.Kind() != guard.KindFailed {
 		// No notice now: the retry reads the live state again and reports
 		// what it finds (REMEDIATED, or OBSERVED if this attempt's first
@@ -127,7 +134,16 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		log.Warn("write failed after the SDK's retries: the event will be retried", "error", writeErr.Error(), "error_code", awsfail.Code(writeErr))
 		return writeErr
 	}
-	if len(plan.Findings) == 0 {
+	switch {
+	case len(plan.Findings) > 0:
+	case plan.Stale:
+		return h.gone(log, "skipped: the event is older than the repository, so it was about a deleted repository of the same name", "created_at", repo.CreatedAt)
+	case h.rules.IsSelf(ev):
+		// The normal echo of ecr-guard's own write: checked, and compliant.
+		log.Info("own call: compliant, nothing to do", "principal", ev.Principal.ARN)
+		h.metrics.Count(metrics.Skipped, skipSelf, 1)
+		return nil
+	default:
 		log.Info("compliant: nothing to do", "exemption", plan.Exemption.Status)
 		h.metrics.Count(metrics.Skipped, skipCompliant, 1)
 		return nil
@@ -148,22 +164,31 @@ func (h *Handler) pushedWhileMutable(ctx context.Context, log *slog.Logger, ev g
 	return pushed
 }
 
+// gone ends an event whose repository no longer exists: nothing to fix,
+// nothing to report.
+func (h *Handler) gone(log *slog.Logger, msg string, args ...any) error {
+	log.Info(msg, args...)
+	h.metrics.Count(metrics.Skipped, skipGone, 1)
+	return nil
+}
+
 // read loads what the rules need: the repository, its tags and, when the
-// event concerns lifecycle, its lifecycle policy.
-func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks) (guard.Repository, error) {
+// event concerns lifecycle, its lifecycle policy. On failure it says which
+// rule's read failed (tags decide the exemption, so they are mutability's).
+func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks) (guard.Repository, guard.Area, error) {
 	repo, err := h.repos.Describe(ctx, ev.Repository, ev.RegistryID)
 	if err != nil {
-		return guard.Repository{Name: ev.Repository, RegistryID: ev.RegistryID}, err
+		return guard.Repository{Name: ev.Repository, RegistryID: ev.RegistryID}, guard.AreaMutability, err
 	}
 	if repo.Tags, err = h.repos.Tags(ctx, repo.ARN); err != nil {
-		return repo, err
+		return repo, guard.AreaMutability, err
 	}
 	if h.rules.NeedsLifecycle(checks) {
 		if repo.Lifecycle, err = h.repos.Lifecycle(ctx, repo.Name, repo.RegistryID); err != nil {
-			return repo, err
+			return repo, guard.AreaLifecycle, err
 		}
 	}
-	return repo, nil
+	return repo, "", nil
 }
 
 // report publishes the notice for plan. failure is a permanent error that
@@ -171,7 +196,7 @@ func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks)
 // notice is out. A notice that cannot be published is logged in full.
 func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, checks guard.Checks, before guard.Repository, plan guard.Plan, failure error) error {
 	in := notice.EventInput{Event: &ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules}
-	if plan.MutableWindow() {
+	if plan.MutableWindow() && !plan.Stale { // a stale event's time says nothing about this repository's window
 		in.Pushed = h.pushedWhileMutable(ctx, log, ev, before)
 	}
 	msg := notice.ForEvent(in)

@@ -59,7 +59,7 @@ func newWorld(t *testing.T, extraEnv map[string]string) *world {
 		ecrrepo.New(ecr.NewFromConfig(viaProxy)),
 		snspub.New(sns.NewFromConfig(viaProxy), cfg.TopicARN),
 		metrics.NewEMF(testWriter{t}, "ecr-guard-test", time.Now),
-		cfg.Rules, log, time.Now,
+		cfg.Rules, scenario.Scope, log, time.Now,
 	)
 	return w
 }
@@ -112,14 +112,21 @@ func (w *world) published(t *testing.T) []map[string]string {
 	return out
 }
 
-// onlyNotice drains the inbox, which must hold exactly one notice, and
-// decodes its JSON document.
+// receive waits for the n notices the handler published: the proxy saw
+// exactly n Publish calls, and the inbox got them.
+func (w *world) receive(t *testing.T, n int) []testenv.Notice {
+	t.Helper()
+	if got := w.proxy.Count("Publish"); got != n {
+		t.Fatalf("%d Publish calls, want %d", got, n)
+	}
+	return w.inbox.Receive(t, n, 5*time.Second)
+}
+
+// onlyNotice requires that exactly one notice was published and decodes its
+// JSON document.
 func (w *world) onlyNotice(t *testing.T) notice.EventDocument {
 	t.Helper()
-	notices := w.inbox.Drain(t, 300*time.Millisecond)
-	if len(notices) != 1 {
-		t.Fatalf("want one notice, got %+v", notices)
-	}
+	notices := w.receive(t, 1)
 	var doc notice.EventDocument
 	if err := json.Unmarshal([]byte(notices[0].Message), &doc); err != nil {
 		t.Fatalf("the sqs body is not the JSON document: %v", err)
@@ -127,29 +134,52 @@ func (w *world) onlyNotice(t *testing.T) notice.EventDocument {
 	return doc
 }
 
+// readEvent reads a sample as if it had just happened.
 func readEvent(t *testing.T, name string) []byte {
 	t.Helper()
-	raw, err := scenario.ReadEvent(testenv.ModuleRoot(t), name)
+	return readEventAt(t, name, time.Now())
+}
+
+func readEventAt(t *testing.T, name string, at time.Time) []byte {
+	t.Helper()
+	raw, err := scenario.ReadEvent(testenv.ModuleRoot(t), name, at)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return raw
 }
 
-func eventFacts(t *testing.T, raw []byte) (eventID, principal string) {
+// eventFacts reads the event's id, its principal as the notice's
+// principalArn gives it (an AWS service's invokedBy when it has no ARN), and
+// who the text report's Who line names: an assumed role's role and session.
+func eventFacts(t *testing.T, raw []byte) (eventID, principal, who string) {
 	t.Helper()
 	var e struct {
 		Detail struct {
 			EventID      string `json:"eventID"`
 			UserIdentity struct {
-				ARN string `json:"arn"`
+				ARN            string `json:"arn"`
+				InvokedBy      string `json:"invokedBy"`
+				SessionContext struct {
+					SessionIssuer struct {
+						ARN string `json:"arn"`
+					} `json:"sessionIssuer"`
+				} `json:"sessionContext"`
 			} `json:"userIdentity"`
 		} `json:"detail"`
 	}
 	if err := json.Unmarshal(raw, &e); err != nil {
 		t.Fatal(err)
 	}
-	return e.Detail.EventID, e.Detail.UserIdentity.ARN
+	ui := e.Detail.UserIdentity
+	principal, who = ui.ARN, ui.ARN
+	if principal == "" {
+		principal, who = ui.InvokedBy, ui.InvokedBy
+	}
+	if issuer := ui.SessionContext.SessionIssuer.ARN; issuer != "" && strings.Contains(ui.ARN, ":assumed-role/") {
+		who = "role " + issuer + ", session " + ui.ARN[strings.LastIndex(ui.ARN, "/")+1:]
+	}
+	return e.Detail.EventID, principal, who
 }
 
 func TestScenariosAgainstMoto(t *testing.T) {
@@ -171,16 +201,11 @@ func TestScenariosAgainstMoto(t *testing.T) {
 				t.Fatalf("state = %v, want %v", got, sc.Expected())
 			}
 
-			notices := w.inbox.Drain(t, 300*time.Millisecond)
 			if sc.Kind == "" {
-				if len(notices) != 0 {
-					t.Fatalf("want no notice, got %+v", notices)
-				}
+				w.receive(t, 0)
 				return
 			}
-			if len(notices) != 1 {
-				t.Fatalf("want one notice, got %d: %+v", len(notices), notices)
-			}
+			notices := w.receive(t, 1)
 			checkNotice(t, sc, raw, notices[0], w.published(t))
 		})
 	}
@@ -188,7 +213,7 @@ func TestScenariosAgainstMoto(t *testing.T) {
 
 func checkNotice(t *testing.T, sc scenario.Scenario, raw []byte, n testenv.Notice, published []map[string]string) {
 	t.Helper()
-	eventID, principal := eventFacts(t, raw)
+	eventID, principal, who := eventFacts(t, raw)
 	if n.Subject != sc.Subject {
 		t.Errorf("subject = %q, want %q", n.Subject, sc.Subject)
 	}
@@ -227,7 +252,7 @@ func checkNotice(t *testing.T, sc scenario.Scenario, raw []byte, n testenv.Notic
 	}
 	for _, want := range []string{
 		"ecr-guard " + string(sc.Kind) + " (" + severity + "): repository " + sc.Repo,
-		"Who:          " + principal,
+		"Who:          " + who,
 		"CloudTrail event " + eventID,
 		"Console:      https://us-east-1.console.aws.amazon.com/ecr/repositories/private/123456789012/" + sc.Repo + "?region=us-east-1",
 	} {
@@ -255,8 +280,8 @@ func TestDryRunAgainstMoto(t *testing.T) {
 	if w.proxy.Count("PutImageTagMutability")+w.proxy.Count("PutLifecyclePolicy") != 0 {
 		t.Fatal("dry run wrote to ECR")
 	}
-	notices := w.inbox.Drain(t, 300*time.Millisecond)
-	if len(notices) != 1 || notices[0].Attributes["kind"] != "WOULD_REMEDIATE" ||
+	notices := w.receive(t, 1)
+	if notices[0].Attributes["kind"] != "WOULD_REMEDIATE" ||
 		notices[0].Subject != "[ecr-guard] WOULD_REMEDIATE team-a/web -> IMMUTABLE (123456789012 us-east-1)" {
 		t.Fatalf("notices = %+v", notices)
 	}
@@ -301,8 +326,8 @@ func TestNoticeListsImagesPushedWhileMutable(t *testing.T) {
 	pushImage(t, w.ecr, "team-b/api", "v1.0.0", "b") // the overwrite
 	pushImage(t, w.ecr, "team-b/api", "v1.0.1", "c")
 
-	raw := strings.ReplaceAll(string(readEvent(t, "put-image-tag-mutability-mutable.json")), "2025-06-10T14:20:11Z", changedAt.Format(time.RFC3339))
-	if err := w.handler.Handle(context.Background(), []byte(raw)); err != nil {
+	raw := readEventAt(t, "put-image-tag-mutability-mutable.json", changedAt)
+	if err := w.handler.Handle(context.Background(), raw); err != nil {
 		t.Fatal(err)
 	}
 	digestOf := digests(t, w.ecr)
@@ -354,7 +379,7 @@ func TestRemediationIsIdempotentAcrossDuplicateDeliveries(t *testing.T) {
 	if n := w.proxy.Count("PutImageTagMutability"); n != 1 {
 		t.Fatalf("PutImageTagMutability called %d times, want 1", n)
 	}
-	notices := w.inbox.Drain(t, 300*time.Millisecond)
+	notices := w.receive(t, 3)
 	kinds := []string{}
 	for _, n := range notices {
 		kinds = append(kinds, n.Attributes["kind"])

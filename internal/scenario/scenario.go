@@ -6,6 +6,7 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -20,6 +22,10 @@ import (
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
+
+// Scope is the account and region of every sample: where the function under
+// test runs (moto's default account).
+var Scope = guard.Scope{Account: "123456789012", Region: "us-east-1"}
 
 // SelfRoleARN is the role the sample of ecr-guard's own call carries.
 const SelfRoleARN = "arn:aws:iam::123456789012:role/ecr-guard-RemediatorFunctionRole-1A2B3C4D5E6F"
@@ -94,8 +100,12 @@ var All = []Scenario{
 		Repo: "team-b/api", Seed: &State{Mutability: guard.MutableWithExclusion, Filters: []string{"release-*"}, Lifecycle: "baseline"},
 		Want: &State{Mutability: guard.Immutable, Lifecycle: "baseline"},
 		Kind: guard.KindRemediated, Subject: "[ecr-guard] REMEDIATED team-b/api -> IMMUTABLE (123456789012 us-east-1)"},
-	{Event: "put-image-tag-mutability-by-remediator-role.json", Title: "ecr-guard's own call is skipped",
-		Repo: "team-a/web", Seed: &State{Mutability: guard.Mutable, Lifecycle: "baseline"}, Rejected: true},
+	{Event: "put-image-tag-mutability-by-remediator-role.json", Title: "ecr-guard's own revert, checked and compliant: no notice",
+		Repo: "team-a/web", Seed: &State{Mutability: guard.Immutable, Lifecycle: "baseline"}},
+	{Event: "put-image-tag-mutability-by-remediator-role.json", Title: "a call with ecr-guard's own role left the repository mutable: fixed and reported",
+		Repo: "team-a/web", Seed: &State{Mutability: guard.Mutable, Lifecycle: "baseline"},
+		Want: &State{Mutability: guard.Immutable, Lifecycle: "baseline"},
+		Kind: guard.KindRemediated, Subject: "[ecr-guard] REMEDIATED team-a/web -> IMMUTABLE (123456789012 us-east-1)"},
 	{Event: "put-image-tag-mutability-failed.json", Title: "a failed call (errorCode) changed nothing",
 		Repo: "team-b/api", Seed: &State{Mutability: guard.Mutable, Lifecycle: "baseline"}, Rejected: true},
 	{Event: "put-lifecycle-policy.json", Title: "lifecycle policy weakened",
@@ -117,11 +127,40 @@ var All = []Scenario{
 		Repo: "team-b/api"},
 	{Event: "delete-repository.json", Title: "an event ecr-guard does not handle",
 		Repo: "team-c/sandbox", Rejected: true},
+	{Event: "create-repository-by-pull-through-cache.json", Title: "pull-through cache created a MUTABLE repository (requestParameters null)",
+		Repo: "docker-hub/library/nginx", Seed: &State{Mutability: guard.Mutable, Lifecycle: "absent"},
+		Want: &State{Mutability: guard.Immutable, Lifecycle: "baseline"},
+		Kind: guard.KindRemediated, Subject: "[ecr-guard] REMEDIATED docker-hub/library/nginx -> IMMUTABLE (123456789012 us-east-1)"},
+	{Event: "create-repository-by-replication.json", Title: "replication created a MUTABLE repository (requestParameters hold only its ARN)",
+		Repo: "team-d/worker", Seed: &State{Mutability: guard.Mutable, Lifecycle: "absent"},
+		Want: &State{Mutability: guard.Immutable, Lifecycle: "baseline"},
+		Kind: guard.KindRemediated, Subject: "[ecr-guard] REMEDIATED team-d/worker -> IMMUTABLE (123456789012 us-east-1)"},
+	{Event: "create-repository-on-push.json", Title: "create-on-push created a MUTABLE repository (only resources name it)",
+		Repo: "team-e/batch", Seed: &State{Mutability: guard.Mutable, Lifecycle: "absent"},
+		Want: &State{Mutability: guard.Immutable, Lifecycle: "baseline"},
+		Kind: guard.KindRemediated, Subject: "[ecr-guard] REMEDIATED team-e/batch -> IMMUTABLE (123456789012 us-east-1)"},
 }
 
-// ReadEvent reads a sample from events/ under root (the module root).
-func ReadEvent(root, name string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(root, "events", name))
+// ReadEvent reads a sample from events/ under root (the module root), with
+// its times (the envelope's time, the record's eventTime) moved to at. A
+// sample replayed against a repository seeded just now must not be older
+// than that repository: ecr-guard would rightly take it for an event about
+// a deleted repository of the same name.
+func ReadEvent(root, name string, at time.Time) ([]byte, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "events", name))
+	if err != nil {
+		return nil, err
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("events/%s: %w", name, err)
+	}
+	stamp := at.UTC().Format(time.RFC3339)
+	ev["time"] = stamp
+	if detail, ok := ev["detail"].(map[string]any); ok {
+		detail["eventTime"] = stamp
+	}
+	return json.Marshal(ev)
 }
 
 // Seed deletes the repository and, when s is not nil, creates it in state s.

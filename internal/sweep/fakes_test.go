@@ -179,9 +179,10 @@ func (f *fakeECR) resetCalls() {
 }
 
 type fakePublisher struct {
-	mu   sync.Mutex
-	sent []notice.Message
-	err  error
+	mu     sync.Mutex
+	sent   []notice.Message
+	err    error
+	failIf func(m notice.Message) error // refuses the messages it returns an error for
 }
 
 func (p *fakePublisher) Publish(_ context.Context, m notice.Message) (string, error) {
@@ -189,6 +190,11 @@ func (p *fakePublisher) Publish(_ context.Context, m notice.Message) (string, er
 	defer p.mu.Unlock()
 	if p.err != nil {
 		return "", p.err
+	}
+	if p.failIf != nil {
+		if err := p.failIf(m); err != nil {
+			return "", err
+		}
 	}
 	p.sent = append(p.sent, m)
 	return fmt.Sprintf("msg-%d", len(p.sent)), nil

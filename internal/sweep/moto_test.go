@@ -78,15 +78,17 @@ func seedOne(ctx context.Context, api *ecr.Client, s seeded) error {
 }
 
 // motoSweep is a sweeper wired as in production, except that ECR calls go
-// through a recording proxy and notices to an inbox.
+// through a recording proxy and notices, through another one, to an inbox.
 type motoSweep struct {
-	direct aws.Config
-	proxy  *testenv.Proxy
-	inbox  *testenv.Inbox
-	repos  *ecrrepo.Client
-	pub    *snspub.Publisher
-	next   *fakeContinuer
-	rules  guard.Rules
+	direct   aws.Config
+	proxy    *testenv.Proxy // ECR
+	snsProxy *testenv.Proxy // Publish, never reset
+	received int            // notices taken from the inbox so far
+	inbox    *testenv.Inbox
+	repos    *ecrrepo.Client
+	pub      *snspub.Publisher
+	next     *fakeContinuer
+	rules    guard.Rules
 }
 
 func newMotoSweep(tb testing.TB) *motoSweep {
@@ -94,13 +96,14 @@ func newMotoSweep(tb testing.TB) *motoSweep {
 	moto.Reset(tb)
 	direct := moto.AWSConfig(tb, moto.URL())
 	proxy := testenv.NewProxy(tb, moto.URL())
+	snsProxy := testenv.NewProxy(tb, moto.URL())
 	inbox := testenv.NewInbox(tb, direct)
 	proxied := moto.AWSConfig(tb, proxy.URL())
 	proxied.RetryMode = aws.RetryModeAdaptive
 	return &motoSweep{
-		direct: direct, proxy: proxy, inbox: inbox,
+		direct: direct, proxy: proxy, snsProxy: snsProxy, inbox: inbox,
 		repos: ecrrepo.New(ecr.NewFromConfig(proxied)),
-		pub:   snspub.New(sns.NewFromConfig(direct), inbox.TopicARN()),
+		pub:   snspub.New(sns.NewFromConfig(moto.AWSConfig(tb, snsProxy.URL())), inbox.TopicARN()),
 		next:  &fakeContinuer{},
 		rules: testRules(tb),
 	}
@@ -114,12 +117,16 @@ func (m *motoSweep) sweeper(repos Repositories, log *slog.Logger, opt Options) *
 	return New(repos, m.pub, m.next, metrics.NewEMF(io.Discard, "ecr-guard-sweep", time.Now), m.rules, log, opt)
 }
 
-// notices drains the inbox: the SWEEP_REPORT documents and the other notices.
+// notices receives what was published since the last call, one notice per
+// Publish: the SWEEP_REPORT documents and the other notices.
 func (m *motoSweep) notices(t *testing.T) ([]notice.SweepDocument, []testenv.Notice) {
 	t.Helper()
+	published := m.snsProxy.Count("sns.Publish")
+	want := published - m.received
+	m.received = published
 	var reports []notice.SweepDocument
 	var others []testenv.Notice
-	for _, n := range m.inbox.Drain(t, 500*time.Millisecond) {
+	for _, n := range m.inbox.Receive(t, want, 10*time.Second) {
 		if n.Attributes["kind"] != notice.KindSweepReport {
 			others = append(others, n)
 			continue

@@ -7,19 +7,29 @@
 // One sweep is a chain of invocations ("links"). A link evaluates
 // repositories page by page with a pool of workers until the invocation
 // deadline comes within a safety margin, then hands the pagination position,
-// the counts so far and the (capped) list of changed repositories to the
-// next link through a Continuer (an asynchronous invocation of the function
-// itself). The last link publishes one SWEEP_REPORT digest for the chain.
+// the counts so far and the list of changed repositories to the next link
+// through a Continuer (an asynchronous invocation of the function itself).
+// The last link publishes one SWEEP_REPORT digest for the chain, in as many
+// parts as it takes to name every repository above LOW severity.
+//
+// The carried list keeps every change above LOW (failed, reverted or would
+// be, exemption no longer valid) and at most Options.MaxChanged
+// lifecycle-only ones; the rest of those are counted. When the payload would
+// still exceed Options.MaxPayloadBytes, lifecycle-only entries are dropped
+// (counted) first, and if the others alone are too many, the link publishes
+// them as interim parts of the report before handing off, so that none is
+// ever lost.
 package sweep
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -66,6 +76,10 @@ const (
 	DefaultMinMargin      = 10 * time.Second
 	DefaultMarginFraction = 0.10
 	DefaultMaxChanged     = 500
+	// DefaultMaxPayloadBytes keeps the continuation under 256 KB, the
+	// asynchronous Invoke payload limit this design holds to (Lambda now
+	// accepts up to 1 MB, billed above 256 KB), with room to spare.
+	DefaultMaxPayloadBytes = 240 * 1024
 )
 
 // Options tune a Sweeper; zero values take the defaults.
@@ -79,9 +93,13 @@ type Options struct {
 	// max(MinMargin, MarginFraction of the invocation's time) remains.
 	MinMargin      time.Duration
 	MarginFraction float64
-	// MaxChanged caps the list of changed repositories carried from link to
-	// link (and so the continuation payload); the rest are only counted.
+	// MaxChanged caps the lifecycle-only (LOW) changes carried from link to
+	// link; the rest are only counted. Every other change is carried.
 	MaxChanged int
+	// MaxPayloadBytes caps the encoded continuation payload: lifecycle-only
+	// entries are dropped first, then the others are published as interim
+	// parts of the report.
+	MaxPayloadBytes int
 	// Account and Region name the registry in the digest.
 	Account string
 	Region  string
@@ -118,6 +136,9 @@ func New(repos Repositories, notices Publisher, next Continuer, metrics Metrics,
 	}
 	if opt.MaxChanged < 1 {
 		opt.MaxChanged = DefaultMaxChanged
+	}
+	if opt.MaxPayloadBytes < 1 {
+		opt.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -156,7 +177,8 @@ type Continuation struct {
 	Position  Position             `json:"position"`
 	Counts    notice.SweepCounts   `json:"counts"`
 	Changed   []notice.SweepChange `json:"changed,omitempty"`
-	Omitted   int                  `json:"omitted,omitempty"` // changed repositories beyond Options.MaxChanged
+	Omitted   int                  `json:"omitted,omitempty"`   // lifecycle-only changes not carried
+	PartsSent int                  `json:"partsSent,omitempty"` // interim report parts already published
 }
 
 // Link outcomes (Result.Status).
@@ -175,8 +197,10 @@ type Result struct {
 	Scanned   int                `json:"scanned"` // by this link
 	Start     Position           `json:"start"`
 	Stop      Position           `json:"stop"`
-	Counts    notice.SweepCounts `json:"counts"` // the chain's so far
-	MessageID string             `json:"messageId,omitempty"`
+	Counts    notice.SweepCounts `json:"counts"`              // the chain's so far
+	MessageID string             `json:"messageId,omitempty"` // the report's first part published by this link
+	// MessageIDs are the report parts this link published (interim or final).
+	MessageIDs []string `json:"messageIds,omitempty"`
 }
 
 // ErrPanic marks an invocation that panicked and was recovered.
@@ -259,10 +283,12 @@ type state struct {
 	pos       Position
 	scanned   int // by this link
 
-	mu      sync.Mutex
-	counts  notice.SweepCounts
-	changed []notice.SweepChange
-	omitted int
+	mu        sync.Mutex
+	counts    notice.SweepCounts
+	changed   []notice.SweepChange // every change above LOW, lifecycle-only ones up to the cap
+	low       int                  // lifecycle-only entries in changed
+	omitted   int                  // lifecycle-only changes not carried
+	partsSent int                  // interim report parts published by earlier links
 }
 
 func (s *Sweeper) state(p Payload, now time.Time) (*state, error) {
@@ -274,10 +300,19 @@ func (s *Sweeper) state(p Payload, now time.Time) (*state, error) {
 	if c.ChainID == "" || c.Link < 2 || c.Position.Index < 0 || c.StartedAt.IsZero() {
 		return nil, fmt.Errorf("%w: chainId %q, link %d, index %d, startedAt %v", ErrMalformed, c.ChainID, c.Link, c.Position.Index, c.StartedAt)
 	}
-	return &state{
+	if c.Omitted < 0 || c.PartsSent < 0 {
+		return nil, fmt.Errorf("%w: omitted %d, partsSent %d", ErrMalformed, c.Omitted, c.PartsSent)
+	}
+	st := &state{
 		chainID: c.ChainID, link: c.Link, startedAt: c.StartedAt, dryRun: dryRun, pos: c.Position,
-		counts: c.Counts, changed: c.Changed, omitted: c.Omitted,
-	}, nil
+		counts: c.Counts, changed: c.Changed, omitted: c.Omitted, partsSent: c.PartsSent,
+	}
+	for _, ch := range c.Changed {
+		if !ch.MustName() {
+			st.low++
+		}
+	}
+	return st, nil
 }
 
 // margin is how long before the deadline a link stops starting
@@ -350,12 +385,14 @@ func (st *state) record(o outcome, maxChanged int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.counts.Add(o.counts)
-	if o.change == nil {
-		return
-	}
-	if len(st.changed) < maxChanged {
+	switch {
+	case o.change == nil:
+	case o.change.MustName():
+		st.changed = append(st.changed, *o.change) // always named
+	case st.low < maxChanged:
 		st.changed = append(st.changed, *o.change)
-	} else {
+		st.low++
+	default:
 		st.omitted++
 	}
 }
@@ -495,11 +532,15 @@ func (s *Sweeper) handOff(ctx context.Context, log *slog.Logger, st *state, res 
 	if st.link >= s.opt.MaxLinks {
 		return s.finish(ctx, log, st, res, begin, StatusStopped)
 	}
-	payload := Payload{DryRun: st.dryRun, Continuation: &Continuation{
-		ChainID: st.chainID, Link: st.link + 1, StartedAt: st.startedAt, Position: st.pos,
-		Counts: st.counts, Changed: st.changed, Omitted: st.omitted,
-	}}
 	res = s.result(res, st, StatusContinued)
+	ids, err := s.fitPayload(ctx, log, st)
+	res.MessageIDs = ids
+	if err != nil {
+		// Lambda retries this link from its own payload; the parts that
+		// could not be published are logged in full.
+		return res, fmt.Errorf("sweep chain %s: publish an interim part of the report: %w", st.chainID, err)
+	}
+	payload := s.payload(st)
 	if err := s.next.Continue(ctx, payload); err != nil {
 		// Lambda retries this link from its own payload, and that retry
 		// finds what this attempt fixed already compliant: the payload,
@@ -510,8 +551,105 @@ func (s *Sweeper) handOff(ctx context.Context, log *slog.Logger, st *state, res 
 	}
 	log.Info("sweep link stopped", "status", StatusContinued, "reason", "deadline margin reached",
 		"stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index, "stop_after", st.pos.After,
-		"scanned", st.scanned, "duration_ms", s.opt.Now().Sub(begin).Milliseconds(), "next_link", st.link+1)
+		"scanned", st.scanned, "duration_ms", s.opt.Now().Sub(begin).Milliseconds(), "next_link", st.link+1,
+		"carried_changes", len(st.changed), "changed_omitted", st.omitted, "report_parts_sent", st.partsSent)
 	return res, nil
+}
+
+func (s *Sweeper) payload(st *state) Payload {
+	return Payload{DryRun: st.dryRun, Continuation: &Continuation{
+		ChainID: st.chainID, Link: st.link + 1, StartedAt: st.startedAt, Position: st.pos,
+		Counts: st.counts, Changed: st.changed, Omitted: st.omitted, PartsSent: st.partsSent,
+	}}
+}
+
+// fitPayload keeps the continuation payload within Options.MaxPayloadBytes
+// without losing a change above LOW: when the changes above LOW alone do
+// not fit, it publishes them as interim parts of the report and carries
+// only their number; then it drops lifecycle-only entries (counted in
+// omitted) until the payload fits. It returns the ids of the parts
+// published, and an error when a part could not be (logged in full, like
+// every unpublished notice): the link then fails before continuing.
+func (s *Sweeper) fitPayload(ctx context.Context, log *slog.Logger, st *state) ([]string, error) {
+	size := func() int {
+		b, err := json.Marshal(s.payload(st))
+		if err != nil {
+			return math.MaxInt
+		}
+		return len(b)
+	}
+	if size() <= s.opt.MaxPayloadBytes {
+		return nil, nil
+	}
+	var must, low []notice.SweepChange
+	for _, c := range st.changed {
+		if c.MustName() {
+			must = append(must, c)
+		} else {
+			low = append(low, c)
+		}
+	}
+	var ids []string
+	omitted := st.omitted
+	st.changed, st.omitted = must, omitted+len(low) // with no lifecycle-only entry
+	if size() > s.opt.MaxPayloadBytes {
+		msgs := notice.ForSweep(notice.SweepInput{
+			Account: s.opt.Account, Region: s.opt.Region, ChainID: st.chainID, DryRun: st.dryRun,
+			StartedAt: st.startedAt, Duration: s.opt.Now().Sub(st.startedAt), Invocations: st.link,
+			Counts: st.counts, Changed: must, PartsSent: st.partsSent, Interim: true,
+		})
+		var err error
+		ids, err = s.publishParts(ctx, log, msgs)
+		if err != nil {
+			st.changed, st.omitted = append(must, low...), omitted
+			return ids, err
+		}
+		st.partsSent += len(msgs)
+		st.changed = nil
+		log.Warn("sweep report: interim parts published to keep the continuation payload under its limit",
+			"parts", len(msgs), "listed", len(must), "report_parts_sent", st.partsSent, "max_payload_bytes", s.opt.MaxPayloadBytes)
+	}
+	// Lifecycle-only entries, as many as fit: an estimate from their sizes,
+	// then checked (the "changed" key and the omitted count grow too).
+	room := s.opt.MaxPayloadBytes - size()
+	kept := 0
+	for _, c := range low {
+		b, _ := json.Marshal(c)
+		if room -= len(b) + 1; room < 0 {
+			break
+		}
+		kept++
+	}
+	base := len(st.changed)
+	for {
+		st.changed = append(st.changed[:base], low[:kept]...)
+		st.low, st.omitted = kept, omitted+len(low)-kept
+		if kept == 0 || size() <= s.opt.MaxPayloadBytes {
+			break
+		}
+		kept--
+	}
+	return ids, nil
+}
+
+// publishParts publishes every part of a report, even after one fails;
+// each that cannot be published is logged in full and counted.
+func (s *Sweeper) publishParts(ctx context.Context, log *slog.Logger, msgs []notice.Message) ([]string, error) {
+	var ids []string
+	var errs []error
+	for i, msg := range msgs {
+		id, err := s.notices.Publish(ctx, msg)
+		if err != nil {
+			s.metrics.Count(metrics.NoticeFailures, msg.Attributes["kind"], 1)
+			notice.LogUnpublished(log, msg, err)
+			errs = append(errs, fmt.Errorf("part %d of %d: %w", i+1, len(msgs), err))
+			continue
+		}
+		ids = append(ids, id)
+		log.Info("notice published", "kind", msg.Attributes["kind"], "severity", msg.Attributes["severity"], "message_id", id,
+			"subject", msg.Subject)
+	}
+	return ids, errors.Join(errs...)
 }
 
 // finish publishes the chain's digest.
@@ -522,24 +660,27 @@ func (s *Sweeper) finish(ctx context.Context, log *slog.Logger, st *state, res R
 		log.Error("sweep chain stopped before covering every repository: it reached the maximum number of links",
 			"max_links", s.opt.MaxLinks, "stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index, "stop_after", st.pos.After)
 	}
-	changed := slices.SortedFunc(slices.Values(st.changed), func(a, b notice.SweepChange) int { return cmp.Compare(a.Name, b.Name) })
-	msg := notice.ForSweep(notice.SweepInput{
-		Account: s.opt.Account, Region: s.opt.Region, DryRun: st.dryRun, Complete: complete,
+	msgs := notice.ForSweep(notice.SweepInput{
+		Account: s.opt.Account, Region: s.opt.Region, ChainID: st.chainID, DryRun: st.dryRun, Complete: complete,
 		StartedAt: st.startedAt, Duration: s.opt.Now().Sub(st.startedAt), Invocations: st.link,
-		Counts: st.counts, Changed: changed, Omitted: st.omitted,
+		Counts: st.counts, Changed: st.changed, Omitted: st.omitted, PartsSent: st.partsSent,
 	})
-	id, err := s.notices.Publish(ctx, msg)
+	ids, err := s.publishParts(ctx, log, msgs)
+	res.MessageIDs = ids
+	if len(ids) > 0 {
+		res.MessageID = ids[0]
+	}
 	if err != nil {
-		s.metrics.Count(metrics.NoticeFailures, msg.Attributes["kind"], 1)
-		notice.LogUnpublished(log, msg, err)
 		return res, fmt.Errorf("sweep chain %s: publish the report: %w", st.chainID, err)
 	}
-	res.MessageID = id
+	msg := msgs[0]
+	id := res.MessageID
 	log.Info("sweep link stopped", "status", status, "reason", status, "stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index,
 		"scanned", st.scanned, "duration_ms", s.opt.Now().Sub(begin).Milliseconds())
 	log.Info("sweep finished", "status", status, "dry_run", st.dryRun, "invocations", st.link,
 		"duration_seconds", s.opt.Now().Sub(st.startedAt).Seconds(), "counts", st.counts,
-		"changed_omitted", st.omitted, "severity", msg.Attributes["severity"], "message_id", id)
+		"changed_omitted", st.omitted, "severity", msg.Attributes["severity"], "message_id", id,
+		"report_parts", st.partsSent+len(msgs))
 	return res, nil
 }
 

@@ -82,7 +82,10 @@ func TestSweepFixesExactlyTheNonCompliantRepositories(t *testing.T) {
 	}
 	slices.Sort(wantChanged)
 	var gotChanged []string
-	for _, c := range doc.Changed {
+	for i, c := range doc.Changed {
+		if i > 0 && c.MustName() && !doc.Changed[i-1].MustName() {
+			t.Errorf("%s listed after a lifecycle-only entry: not by severity", c.Name)
+		}
 		gotChanged = append(gotChanged, c.Name)
 		st := stateOf(t, plan, c.Name)
 		var want []guard.Kind
@@ -96,7 +99,7 @@ func TestSweepFixesExactlyTheNonCompliantRepositories(t *testing.T) {
 			t.Errorf("%s: actions %v exemption %q, want %v %q", c.Name, c.Actions, c.Exemption, want, st.wantExemption)
 		}
 	}
-	if !slices.Equal(gotChanged, wantChanged) {
+	if slices.Sort(gotChanged); !slices.Equal(gotChanged, wantChanged) {
 		t.Errorf("changed %v\nwant    %v", gotChanged, wantChanged)
 	}
 	want := wantCounts(plan)
@@ -535,6 +538,8 @@ func TestDigestPublishFailureFailsTheLink(t *testing.T) {
 	}
 }
 
+// The cap on the carried list applies to lifecycle-only entries: every
+// revert is carried and named.
 func TestChangedListIsCappedAcrossLinks(t *testing.T) {
 	f := newFixture(t, 10, testRules(t), Options{MaxChanged: 5})
 	f.ecr.onCall = func(op, _ string) {
@@ -542,18 +547,32 @@ func TestChangedListIsCappedAcrossLinks(t *testing.T) {
 			f.clock.Advance(time.Second)
 		}
 	}
-	seedFake(f.ecr, seedPlan(30, map[string]int{"mutable": 1}))
+	plan := seedPlan(60, map[string]int{"missing-lifecycle": 1, "mutable": 1})
+	seedFake(f.ecr, plan)
 	results := runChain(t, f, Payload{}, 20*time.Second)
 	if len(results) < 2 {
 		t.Fatalf("%d links", len(results))
 	}
 	for _, p := range f.next.payloads {
-		if len(p.Continuation.Changed) > 5 {
-			t.Errorf("continuation carries %d changed repositories, cap 5", len(p.Continuation.Changed))
+		low := 0
+		for _, c := range p.Continuation.Changed {
+			low += b2i(!c.MustName())
+		}
+		if low > 5 {
+			t.Errorf("continuation carries %d lifecycle-only entries, cap 5", low)
 		}
 	}
 	msg, doc := digest(t, f.pub)
-	if len(doc.Changed) != 5 || doc.Truncated != 25 || !strings.Contains(msg.Text, "and 25 more") {
+	listed := map[string]bool{}
+	for _, c := range doc.Changed {
+		listed[c.Name] = true
+	}
+	for _, s := range plan {
+		if s.want.remediated && !listed[s.repoName] {
+			t.Errorf("reverted %s not named", s.repoName)
+		}
+	}
+	if len(doc.Changed) != 35 || doc.Truncated != 25 || !strings.Contains(msg.Text, "and 25 more lifecycle-only") {
 		t.Errorf("changed %d truncated %d text:\n%s", len(doc.Changed), doc.Truncated, msg.Text)
 	}
 }

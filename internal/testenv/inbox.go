@@ -70,37 +70,74 @@ func NewInbox(tb T, cfg aws.Config) *Inbox {
 func (i *Inbox) TopicARN() string { return i.topicARN }
 
 // Drain receives and deletes messages until none has arrived for wait, and
-// returns them in arrival order.
+// returns them in arrival order. To prove that nothing was published, count
+// Publish calls on a Proxy instead; to wait for a known number, use Receive.
 func (i *Inbox) Drain(tb T, wait time.Duration) []Notice {
 	tb.Helper()
-	ctx := context.Background()
 	var notices []Notice
 	last := time.Now()
 	for time.Since(last) < wait {
-		out, err := i.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:              aws.String(i.queueURL),
-			MaxNumberOfMessages:   10,
-			MessageAttributeNames: []string{"All"},
-		})
-		if err != nil {
-			tb.Fatalf("testenv: inbox: receive: %v", err)
-		}
-		if len(out.Messages) == 0 {
+		batch := i.receive(tb)
+		if len(batch) == 0 {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		last = time.Now()
-		for _, msg := range out.Messages {
-			n, err := parseNotice(aws.ToString(msg.Body))
-			if err != nil {
-				tb.Fatalf("testenv: inbox: %v", err)
-			}
-			notices = append(notices, n)
-			if _, err := i.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{
-				QueueUrl: aws.String(i.queueURL), ReceiptHandle: msg.ReceiptHandle,
-			}); err != nil {
-				tb.Fatalf("testenv: inbox: delete: %v", err)
-			}
+		notices = append(notices, batch...)
+	}
+	return notices
+}
+
+// Receive receives and deletes messages until n have arrived, and returns
+// them in arrival order as soon as they have; it fails the test if fewer
+// arrived within timeout, or if it got more than n. It does not wait for
+// more: count Publish calls on a Proxy to prove there were no others. moto
+// delivers to the queue while it handles Publish, so what was published
+// before Receive is there at once.
+func (i *Inbox) Receive(tb T, n int, timeout time.Duration) []Notice {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	var notices []Notice
+	for len(notices) < n {
+		batch := i.receive(tb)
+		notices = append(notices, batch...)
+		if len(batch) > 0 {
+			continue
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("testenv: inbox: %d of %d notices after %v: %+v", len(notices), n, timeout, notices)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(notices) > n {
+		tb.Fatalf("testenv: inbox: %d notices, want %d: %+v", len(notices), n, notices)
+	}
+	return notices
+}
+
+// receive takes what one ReceiveMessage returns and deletes it.
+func (i *Inbox) receive(tb T) []Notice {
+	tb.Helper()
+	ctx := context.Background()
+	out, err := i.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:              aws.String(i.queueURL),
+		MaxNumberOfMessages:   10,
+		MessageAttributeNames: []string{"All"},
+	})
+	if err != nil {
+		tb.Fatalf("testenv: inbox: receive: %v", err)
+	}
+	var notices []Notice
+	for _, msg := range out.Messages {
+		n, err := parseNotice(aws.ToString(msg.Body))
+		if err != nil {
+			tb.Fatalf("testenv: inbox: %v", err)
+		}
+		notices = append(notices, n)
+		if _, err := i.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{
+			QueueUrl: aws.String(i.queueURL), ReceiptHandle: msg.ReceiptHandle,
+		}); err != nil {
+			tb.Fatalf("testenv: inbox: delete: %v", err)
 		}
 	}
 	return notices

@@ -30,8 +30,9 @@ type Moto struct {
 	proc *proc
 }
 
-// StartMoto starts a moto server on a free loopback port, waits until it
-// answers and stops it when the test ends. The interpreter is $MOTO_PYTHON or
+// StartMoto starts a moto server on a free loopback port, waits until its own
+// output says it listens there and it answers, and stops it when the test
+// ends; a port another process took first is given up for a new one. The interpreter is $MOTO_PYTHON or
 // python3 from PATH. It fails the test (never skips) when moto is missing.
 func StartMoto(tb T) *Moto {
 	tb.Helper()
@@ -70,7 +71,7 @@ func startMoto() (*Moto, error) {
 		return nil, fmt.Errorf("cannot start moto: interpreter %q not found (%v); install python3 and moto: %s", python, err, motoInstall)
 	}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := pickPort()
 		if err != nil {
 			return nil, err
 		}
@@ -80,22 +81,28 @@ func startMoto() (*Moto, error) {
 			return nil, fmt.Errorf("cannot start moto with %s: %v", python, err)
 		}
 		m := &Moto{url: url, proc: p}
-		err = p.waitReady(30*time.Second, func(ctx context.Context) bool {
-			return get(ctx, url+"/moto-api/") == nil
-		})
+		err = p.waitReady(30*time.Second, m.ready)
 		if err == nil {
 			return m, nil
 		}
 		m.stop()
 		out := p.out.String()
 		switch {
-		case portInUse(out) && attempt < 3:
+		case portInUse(out) && attempt < portAttempts:
 			continue
 		case strings.Contains(out, "No module named"):
 			return nil, fmt.Errorf("moto is not importable by %s: %s\n%s", python, motoInstall, tail(out, 2000))
 		}
 		return nil, fmt.Errorf("moto server %s: %v\n--- moto output (tail) ---\n%s", url, err, tail(out, 4000))
 	}
+}
+
+// ready is startMoto's readiness check. Werkzeug prints
+// " * Running on http://127.0.0.1:PORT" once it listens; only then is the
+// answer moto's, not that of another server that took the port first (moto
+// then exits with "address already in use").
+func (m *Moto) ready(ctx context.Context) bool {
+	return saysListening(m.proc.out.String(), "Running on "+m.url) && get(ctx, m.url+"/moto-api/") == nil
 }
 
 func (m *Moto) stop() { m.proc.stop(time.Second) }

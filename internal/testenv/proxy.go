@@ -25,7 +25,7 @@ type Proxy struct {
 	rp  *httputil.ReverseProxy
 
 	mu     sync.Mutex
-	calls  []Call
+	calls  []*Call
 	faults []*faultRule
 }
 
@@ -34,6 +34,7 @@ type Call struct {
 	Service   string // SigV4 signing name from Authorization, e.g. "ecr", "sns", "sqs"
 	Operation string // e.g. "DescribeRepositories", "Publish"; else "METHOD /path"
 	Body      []byte // the request body as sent
+	Forwarded bool   // passed on to the target (after any DelayFault), not answered by a fault
 }
 
 // Fault is what the proxy does instead of (or before) forwarding a request.
@@ -110,7 +111,11 @@ func (p *Proxy) ClearFaults() {
 func (p *Proxy) Calls() []Call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Call(nil), p.calls...)
+	out := make([]Call, len(p.calls))
+	for i, c := range p.calls {
+		out[i] = *c
+	}
+	return out
 }
 
 // Count returns how many requests matched op (as in InjectFault).
@@ -118,6 +123,19 @@ func (p *Proxy) Count(op string) int {
 	n := 0
 	for _, c := range p.Calls() {
 		if c.matches(op) {
+			n++
+		}
+	}
+	return n
+}
+
+// Forwarded returns how many requests matching op were passed on to the
+// target rather than answered by a fault: with op "sns.Publish", how many
+// messages can have reached the topic.
+func (p *Proxy) Forwarded(op string) int {
+	n := 0
+	for _, c := range p.Calls() {
+		if c.Forwarded && c.matches(op) {
 			n++
 		}
 	}
@@ -167,7 +185,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	call := identify(r, body)
 
 	p.mu.Lock()
-	p.calls = append(p.calls, call)
+	p.calls = append(p.calls, &call)
 	var fault *Fault
 	for _, rule := range p.faults {
 		if rule.times != 0 && call.matches(rule.op) {
@@ -199,6 +217,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	p.mu.Lock()
+	call.Forwarded = true
+	p.mu.Unlock()
 	p.rp.ServeHTTP(w, r)
 }
 

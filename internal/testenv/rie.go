@@ -43,7 +43,10 @@ type RIE struct {
 // bootstrap as the function, on two free loopback ports, and stops it when the
 // test ends. env (KEY=value) reaches the function, e.g. Moto.Env(url); AWS_*
 // variables of the test process are not passed on. The function starts on
-// the first Invoke. Its logs and the emulator's are in Output.
+// the first Invoke. Its logs and the emulator's are in Output. It is ready
+// when the emulator itself rejects a probe (see answersProbe) and holds the
+// runtime API port; a port another process took first is given up for new
+// ones.
 func StartRIE(tb T, bootstrap string, env []string) *RIE {
 	tb.Helper()
 	bin := findRIE()
@@ -61,11 +64,11 @@ func StartRIE(tb T, bootstrap string, env []string) *RIE {
 	fullEnv = append(fullEnv, env...)
 
 	for attempt := 1; ; attempt++ {
-		apiPort, err := freePort()
+		apiPort, err := pickPort()
 		if err != nil {
 			tb.Fatalf("testenv: free port: %v", err)
 		}
-		port, err := freePort()
+		port, err := pickPort()
 		if err != nil {
 			tb.Fatalf("testenv: free port: %v", err)
 		}
@@ -77,21 +80,66 @@ func StartRIE(tb T, bootstrap string, env []string) *RIE {
 			tb.Fatalf("testenv: start %s: %v", bin, err)
 		}
 		r := &RIE{url: fmt.Sprintf("http://127.0.0.1:%d", port), proc: p}
-		// Any path but the invocations one answers 404 without starting the function.
-		err = p.waitReady(30*time.Second, func(ctx context.Context) bool {
-			err := get(ctx, r.url+"/ready")
-			return err != nil && strings.Contains(err.Error(), "404")
-		})
+		err = p.waitReady(30*time.Second, r.ready(apiPort))
 		if err == nil {
 			tb.Cleanup(r.stop)
 			return r
 		}
 		r.stop()
-		if portInUse(p.out.String()) && attempt < 3 {
+		if portInUse(p.out.String()) && attempt < portAttempts {
 			continue
 		}
-		tb.Fatalf("testenv: aws-lambda-rie: %v\n--- output (tail) ---\n%s", err, tail(p.out.String(), 4000))
+		tb.Fatalf("testenv: aws-lambda-rie: %v\n--- output (tail) ---\n%s", err, tail(r.Output(), 4000))
 	}
+}
+
+// The readiness probe: an invocation whose X-Amz-Client-Context is not
+// base64. The emulator rejects it with a bare 500 before it starts the
+// function, and logs rieProbeLog. The emulator prints nothing when it starts
+// listening, so that line in its own output is what proves that the
+// emulator we started, and not another server that took the port, answered.
+const (
+	invocationsPath = "/2015-03-31/functions/function/invocations"
+	rieProbeContext = "testenv-readiness-probe" // '-' at byte 7 is not base64
+	rieProbeLog     = "Failed to decode X-Amz-Client-Context: illegal base64 data at input byte 7"
+)
+
+// ready is StartRIE's readiness check: the emulator answers the probe on
+// its own and holds the runtime API port (which it binds in the background:
+// losing that port would kill it after the probe).
+func (r *RIE) ready(apiPort int) func(ctx context.Context) bool {
+	return func(ctx context.Context) bool {
+		return r.answersProbe(ctx) && listening(r.proc.cmd.Process.Pid, apiPort)
+	}
+}
+
+// answersProbe sends the readiness probe and tells whether the emulator's
+// own output shows it rejected it.
+func (r *RIE) answersProbe(ctx context.Context) bool {
+	if strings.Contains(r.proc.out.String(), rieProbeLog) {
+		return true // an earlier probe's answer was lost, but it got there
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+invocationsPath, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("X-Amz-Client-Context", rieProbeContext)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		return false
+	}
+	// The line is written before the answer, but may still be in the pipe.
+	for range 20 {
+		if strings.Contains(r.proc.out.String(), rieProbeLog) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 func findRIE() string {
@@ -125,8 +173,22 @@ func findRIE() string {
 func (r *RIE) stop() { r.proc.stop(3 * time.Second) }
 
 // Output returns the emulator's combined output, including the function's
-// stdout and stderr and the START/END/REPORT lines.
-func (r *RIE) Output() string { return r.proc.out.String() }
+// stdout and stderr and the START/END/REPORT lines, less the lines the
+// readiness probe caused.
+func (r *RIE) Output() string {
+	out := r.proc.out.String()
+	if !strings.Contains(out, rieProbeLog) {
+		return out
+	}
+	lines := strings.SplitAfter(out, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.Contains(l, rieProbeLog) {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "")
+}
 
 // Invoke sends payload as one invocation and returns the HTTP status and
 // body. A handler error is status 200 with a body like
@@ -135,7 +197,7 @@ func (r *RIE) Output() string { return r.proc.out.String() }
 func (r *RIE) Invoke(tb T, payload []byte) (status int, body []byte) {
 	tb.Helper()
 	req, err := http.NewRequestWithContext(tb.Context(), http.MethodPost,
-		r.url+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
+		r.url+invocationsPath, bytes.NewReader(payload))
 	if err != nil {
 		tb.Fatalf("testenv: invoke: %v", err)
 	}

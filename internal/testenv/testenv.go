@@ -5,7 +5,7 @@
 // Runtime Interface Emulator running a built bootstrap (BuildBootstrap,
 // StartRIE). Nothing here mocks AWS.
 //
-// It is Linux-only (process groups, Pdeathsig), like the Lambda it tests.
+// It is Linux-only (process groups, Pdeathsig, /proc), like the Lambda it tests.
 package testenv
 
 import (
@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,6 +34,15 @@ func FreePort(tb T) int {
 	}
 	return p
 }
+
+// pickPort chooses the ports StartRIE and StartMoto start their children on.
+// A test replaces it to hand out a port some other server holds.
+var pickPort = freePort
+
+// portAttempts is how often StartRIE and StartMoto try new ports after losing
+// the race for one: another process took the port between freePort closing it
+// and the child binding it.
+const portAttempts = 5
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -158,24 +169,81 @@ func (p *proc) exited() bool {
 	}
 }
 
-// waitReady polls ready until it reports true, the process exits, or timeout.
+// waitReady polls ready until it reports true while the process is still
+// running, the process exits, or timeout. ready must prove that the answer
+// came from this process (its own output, or a socket it holds), not merely
+// that something answers on its port: another process may have taken the
+// port, and the child then exits with "address already in use".
 func (p *proc) waitReady(timeout time.Duration, ready func(ctx context.Context) bool) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		ok := ready(ctx)
 		cancel()
-		if ok {
-			return nil
-		}
 		if p.exited() {
 			return fmt.Errorf("exited early (%v)", p.err)
+		}
+		if ok {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready after %v", timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// saysListening tells whether out, a child's output, contains url (e.g.
+// "http://127.0.0.1:4012") not followed by another digit of a longer port.
+func saysListening(out, url string) bool {
+	for {
+		i := strings.Index(out, url)
+		if i < 0 {
+			return false
+		}
+		out = out[i+len(url):]
+		if out == "" || out[0] < '0' || out[0] > '9' {
+			return true
+		}
+	}
+}
+
+// listening tells whether process pid itself holds a listening TCP socket on
+// 127.0.0.1:port: the socket's inode, from /proc/PID/net/tcp, is one of the
+// process's open files.
+func listening(pid, port int) bool {
+	table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return false
+	}
+	var sockets []string
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+			continue
+		}
+		host, hexPort, _ := strings.Cut(f[1], ":")
+		n, err := strconv.ParseUint(hexPort, 16, 16)
+		if err != nil || int(n) != port || (host != "0100007F" && host != "7F000001") { // 127.0.0.1 in either byte order
+			continue
+		}
+		sockets = append(sockets, "socket:["+f[9]+"]")
+	}
+	if len(sockets) == 0 {
+		return false
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if link, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && slices.Contains(sockets, link) {
+			return true
+		}
+	}
+	return false
 }
 
 // portInUse tells whether a failed start looks like a lost race for a port.

@@ -1,0 +1,37 @@
+package guard
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestOutOfScope(t *testing.T) {
+	here := Scope{Account: "123456789012", Region: "us-east-1"}
+	inside := Event{Region: "us-east-1", Account: "123456789012", BusAccount: "123456789012", BusRegion: "us-east-1", RegistryID: "123456789012"}
+	tests := []struct {
+		name string
+		edit func(*Event)
+		want string // "" inside, else a part of the reason
+	}{
+		{"every field says here", func(*Event) {}, ""},
+		{"no registryId and no envelope fields (as in the samples of some calls)", func(e *Event) { e.RegistryID, e.BusAccount, e.BusRegion = "", "", "" }, ""},
+		{"awsRegion of another region", func(e *Event) { e.Region = "us-west-2" }, "region us-west-2"},
+		{"repository ARN of another region", func(e *Event) { e.RepositoryRegion = "eu-west-1" }, "repository is in region eu-west-1"},
+		{"envelope region of another region", func(e *Event) { e.BusRegion = "eu-west-1" }, "delivered from region eu-west-1"},
+		{"recipientAccountId of another account", func(e *Event) { e.Account = "222222222222" }, "recorded in account 222222222222"},
+		{"envelope account of another account", func(e *Event) { e.BusAccount = "222222222222" }, "delivered from account 222222222222"},
+		{"registryId of another registry", func(e *Event) { e.RegistryID = "333333333333" }, "registry 333333333333"},
+		{"no awsRegion", func(e *Event) { e.Region = "" }, "no awsRegion"},
+		{"no recipientAccountId", func(e *Event) { e.Account = "" }, "no recipientAccountId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := inside
+			tt.edit(&e)
+			got := here.OutOfScope(e)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Fatalf("OutOfScope = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
