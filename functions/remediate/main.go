@@ -3,21 +3,20 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/ecr-guard/ecr-guard/internal/callerid"
 	"github.com/ecr-guard/ecr-guard/internal/config"
-	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
+	"github.com/ecr-guard/ecr-guard/internal/registries"
 	"github.com/ecr-guard/ecr-guard/internal/remediate"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 )
@@ -28,15 +27,17 @@ func main() {
 		lambdaenv.Fatal(err)
 	}
 	awsCfg := lambdaenv.AWSConfig()
-	scope, err := callerid.Scope(context.Background(), sts.NewFromConfig(awsCfg), awsCfg.Region)
-	if err != nil {
-		lambdaenv.Fatal(fmt.Errorf("cannot tell the function's own account: %w", err))
-	}
+	// The account is asked of STS in the background: the start-up does not
+	// wait for it, the first event does if it must.
+	scope := callerid.Start(sts.NewFromConfig(awsCfg), awsCfg.Region, callerid.Targets{Organization: cfg.Organization(), Regions: cfg.TargetRegions})
+	// Clients per account and region: the function's own, and in an
+	// organization each member's through its member role.
+	clients := registries.New(awsCfg, scope.Scope, registries.Options{MemberRole: cfg.Rules.MemberRoleName})
+	emf := metrics.NewEMF(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now)
 	h := remediate.New(
-		ecrrepo.New(ecr.NewFromConfig(awsCfg)),
-		snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN),
-		metrics.NewEMF(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now),
-		cfg.Rules, scope, lambdaenv.Logger(cfg.LogLevel), time.Now,
+		reconcile.New(clients, cfg.Rules, emf, time.Now),
+		notify.New(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), emf),
+		emf, scope, lambdaenv.Logger(cfg.LogLevel),
 	)
 	lambda.Start(h.Handle)
 }

@@ -5,16 +5,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	lambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"golang.org/x/time/rate"
@@ -22,8 +19,13 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/callerid"
 	"github.com/ecr-guard/ecr-guard/internal/config"
 	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
+	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
+	"github.com/ecr-guard/ecr-guard/internal/lambdainvoke"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
+	"github.com/ecr-guard/ecr-guard/internal/registries"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
 )
@@ -35,49 +37,38 @@ func main() {
 	}
 	log := lambdaenv.Logger(cfg.LogLevel)
 	awsCfg := lambdaenv.AWSConfig()
-	scope, err := callerid.Scope(context.Background(), sts.NewFromConfig(awsCfg), awsCfg.Region)
+	// The sweep's start-up time does not matter: it asks STS now.
+	scope, err := callerid.Scope(context.Background(), sts.NewFromConfig(awsCfg), awsCfg.Region,
+		callerid.Targets{Organization: cfg.Organization(), Regions: cfg.TargetRegions})
 	if err != nil {
 		lambdaenv.Fatal(fmt.Errorf("cannot tell the function's own account: %w", err))
 	}
-	// One limiter for every ECR request attempt of every worker; burst 1, so
-	// no second holds more than SWEEP_MAX_TPS requests.
-	var limiter *rate.Limiter
-	if cfg.MaxTPS > 0 {
-		limiter = rate.NewLimiter(rate.Limit(cfg.MaxTPS), 1)
-	}
+	clients := registries.New(awsCfg, func(context.Context) (guard.Scope, error) { return scope, nil }, registries.Options{
+		MemberRole: cfg.Rules.MemberRoleName,
+		Accounts:   cfg.TargetAccounts,
+		// ECR's quotas are per account and region: one limiter per target
+		// (one client each) for every request attempt of every worker;
+		// burst 1, so no second holds more than SWEEP_MAX_TPS requests.
+		ECR: func(string, string) []func(*ecr.Options) {
+			if cfg.MaxTPS == 0 {
+				return nil
+			}
+			return []func(*ecr.Options){ecrrepo.WithRateLimit(rate.NewLimiter(rate.Limit(cfg.MaxTPS), 1))}
+		},
+	})
 	function := os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+	emf := metrics.NewEMF(os.Stdout, function, time.Now)
 	s := sweep.New(
-		ecrrepo.New(ecr.NewFromConfig(awsCfg, ecrrepo.WithRateLimit(limiter))),
-		snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN),
-		selfInvoker{api: lambdaapi.NewFromConfig(awsCfg), function: function},
-		metrics.NewEMF(os.Stdout, function, time.Now),
-		cfg.Rules, log,
-		sweep.Options{Concurrency: cfg.Concurrency, Account: scope.Account, Region: scope.Region, Now: time.Now},
+		clients,
+		reconcile.New(clients, cfg.Rules, emf, time.Now),
+		notify.New(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), emf),
+		// The next link: an asynchronous invocation of this function (the
+		// role may invoke only itself).
+		lambdainvoke.New[sweep.Payload](lambdaapi.NewFromConfig(awsCfg), function),
+		emf, log,
+		sweep.Options{Concurrency: cfg.Concurrency, Scope: scope, Now: time.Now},
 	)
 	log.Info("sweep function ready", "function", function, "concurrency", cfg.Concurrency, "max_tps", cfg.MaxTPS,
 		"lifecycle_mode", cfg.Rules.LifecycleMode, "dry_run", cfg.Rules.DryRun)
 	lambda.Start(s.Handle)
-}
-
-// selfInvoker starts the next link of a sweep: an asynchronous invocation
-// of this function (the role may invoke only itself).
-type selfInvoker struct {
-	api      *lambdaapi.Client
-	function string
-}
-
-func (i selfInvoker) Continue(ctx context.Context, p sweep.Payload) error {
-	body, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("encode the continuation: %w", err)
-	}
-	_, err = i.api.Invoke(ctx, &lambdaapi.InvokeInput{
-		FunctionName:   aws.String(i.function),
-		InvocationType: lambdatypes.InvocationTypeEvent,
-		Payload:        body,
-	})
-	if err != nil {
-		return fmt.Errorf("invoke %s asynchronously: %w", i.function, err)
-	}
-	return nil
 }

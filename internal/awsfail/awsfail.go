@@ -1,6 +1,8 @@
 // Package awsfail classifies AWS call failures in one place: retryable ones
 // (throttling, 5xx, timeouts, broken connections) are left to the SDK's
 // retryer and then to Lambda's async retries; everything else is permanent.
+// The AWS adapters wrap their errors with Classify, so the flows read the
+// class from internal/fault and need no SDK.
 package awsfail
 
 import (
@@ -11,7 +13,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ecr-guard/ecr-guard/internal/fault"
 )
+
+// Classify wraps err (nil stays nil) with its class.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fault.Error{Err: err, Code: Code(err), Retryable: Retryable(err)}
+}
 
 var (
 	retryables = retry.IsErrorRetryables(retry.DefaultRetryables)

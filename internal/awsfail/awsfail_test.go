@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ecr-guard/ecr-guard/internal/fault"
 )
 
 func responseError(status int, err error) error {
@@ -44,5 +46,19 @@ func TestCode(t *testing.T) {
 	err := fmt.Errorf("wrapped: %w", &smithy.GenericAPIError{Code: "AccessDeniedException"})
 	if Code(err) != "AccessDeniedException" || Code(errors.New("x")) != "" {
 		t.Fatal("Code does not find the API error code")
+	}
+}
+
+func TestClassify(t *testing.T) {
+	if Classify(nil) != nil {
+		t.Fatal("Classify(nil) must be nil")
+	}
+	throttled := fmt.Errorf("op: %w", &smithy.GenericAPIError{Code: "ThrottlingException"})
+	denied := responseError(400, &smithy.GenericAPIError{Code: "AccessDeniedException"})
+	if err := Classify(throttled); !fault.Retryable(err) || fault.Code(err) != "ThrottlingException" || !errors.Is(err, throttled) {
+		t.Fatalf("throttling classified as %v %q", fault.Retryable(err), fault.Code(err))
+	}
+	if err := Classify(denied); fault.Retryable(err) || fault.Code(err) != "AccessDeniedException" {
+		t.Fatalf("access denied classified as %v %q", fault.Retryable(err), fault.Code(err))
 	}
 }

@@ -21,10 +21,24 @@ type Config struct {
 	TopicARN string
 	LogLevel slog.Level
 	Rules    guard.Rules
+	// TargetRegions are the regions acted in (TARGET_REGIONS); empty means
+	// the function's own region.
+	TargetRegions []string
 }
+
+// Organization reports whether the function guards an organization's
+// accounts (MEMBER_ROLE_NAME is set) rather than its own account only.
+func (c Config) Organization() bool { return c.Rules.MemberRoleName != "" }
 
 // ecrFilterPattern is the pattern ECR enforces on ImageTagMutabilityExclusionFilter.filter.
 var ecrFilterPattern = regexp.MustCompile(`^[0-9a-zA-Z._*-]{1,128}$`)
+
+// Patterns of IAM role names, region names and account ids.
+var (
+	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	regionPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountPattern  = regexp.MustCompile(`^\d{12}$`)
+)
 
 // Load parses the environment through getenv (os.Getenv in production).
 // The error names the variable at fault.
@@ -42,7 +56,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TopicARN = strings.TrimSpace(getenv("SNS_TOPIC_ARN"))
 	if c.TopicARN == "" {
 		bad("SNS_TOPIC_ARN", errors.New("is required"))
-	} else if !strings.HasPrefix(c.TopicARN, "arn:") || !strings.Contains(c.TopicARN, ":sns:") {
+	} else if a, err := arn.Parse(c.TopicARN); err != nil || a.Service != "sns" || a.Region == "" || a.AccountID == "" {
 		bad("SNS_TOPIC_ARN", fmt.Errorf("%q is not an SNS topic ARN", c.TopicARN))
 	}
 
@@ -82,6 +96,16 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(valueOr("LOG_LEVEL", "INFO"))); err != nil {
 		bad("LOG_LEVEL", fmt.Errorf("want DEBUG, INFO, WARN or ERROR: %w", err))
+	}
+	c.Rules.MemberRoleName = strings.TrimSpace(getenv("MEMBER_ROLE_NAME"))
+	if c.Rules.MemberRoleName != "" && !roleNamePattern.MatchString(c.Rules.MemberRoleName) {
+		bad("MEMBER_ROLE_NAME", fmt.Errorf("%q is not an IAM role name (1-64 of a-z A-Z 0-9 + = , . @ _ -)", c.Rules.MemberRoleName))
+	}
+	c.TargetRegions = splitList(getenv("TARGET_REGIONS"))
+	for _, r := range c.TargetRegions {
+		if !regionPattern.MatchString(r) {
+			bad("TARGET_REGIONS", fmt.Errorf("%q is not an AWS region name", r))
+		}
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
@@ -143,6 +167,9 @@ type SweepConfig struct {
 	// MaxTPS caps the ECR requests per second across all workers; 0 means
 	// no client-side limit (the SDK's adaptive retry still backs off).
 	MaxTPS float64
+	// TargetAccounts are the accounts swept in an organization
+	// (TARGET_ACCOUNTS); empty means every ACTIVE account of it.
+	TargetAccounts []string
 }
 
 // LoadSweep parses the environment for the sweep function: everything Load
@@ -165,6 +192,15 @@ func LoadSweep(getenv func(string) string) (SweepConfig, error) {
 			errs = append(errs, fmt.Errorf("SWEEP_MAX_TPS: %q is not a number >= 0 (0 means no limit)", v))
 		}
 		s.MaxTPS = f
+	}
+	s.TargetAccounts = splitList(getenv("TARGET_ACCOUNTS"))
+	for _, a := range s.TargetAccounts {
+		if !accountPattern.MatchString(a) {
+			errs = append(errs, fmt.Errorf("TARGET_ACCOUNTS: %q is not a 12-digit account id", a))
+		}
+	}
+	if len(s.TargetAccounts) > 0 && !c.Organization() {
+		errs = append(errs, errors.New("TARGET_ACCOUNTS: needs MEMBER_ROLE_NAME (the role the sweep assumes in those accounts)"))
 	}
 	if len(errs) > 0 {
 		return SweepConfig{}, errors.Join(loadErr, fmt.Errorf("invalid configuration: %w", errors.Join(errs...)))

@@ -94,3 +94,34 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadOrganization(t *testing.T) {
+	c, err := LoadSweep(env(map[string]string{
+		"SNS_TOPIC_ARN": topic, "MEMBER_ROLE_NAME": "ecr-guard-member",
+		"TARGET_REGIONS": "us-east-1, eu-west-1", "TARGET_ACCOUNTS": "222222222222,333333333333",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Organization() || c.Rules.MemberRoleName != "ecr-guard-member" || !slices.Equal(c.TargetRegions, []string{"us-east-1", "eu-west-1"}) ||
+		!slices.Equal(c.TargetAccounts, []string{"222222222222", "333333333333"}) {
+		t.Fatalf("config = %+v", c)
+	}
+	single, err := Load(env(map[string]string{"SNS_TOPIC_ARN": topic}))
+	if err != nil || single.Organization() || len(single.TargetRegions) != 0 {
+		t.Fatalf("without MEMBER_ROLE_NAME nothing changes: %+v %v", single, err)
+	}
+	for name, tt := range map[string]struct{ variable, value, want string }{
+		"role name with a slash":         {"MEMBER_ROLE_NAME", "team/ecr-guard", "MEMBER_ROLE_NAME"},
+		"region that is not one":         {"TARGET_REGIONS", "us-east-1,mars-1", `TARGET_REGIONS: "mars-1"`},
+		"account id of 11 digits":        {"TARGET_ACCOUNTS", "22222222222", `TARGET_ACCOUNTS: "22222222222"`},
+		"accounts without a member role": {"MEMBER_ROLE_NAME", "", "TARGET_ACCOUNTS: needs MEMBER_ROLE_NAME"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vars := map[string]string{"SNS_TOPIC_ARN": topic, "MEMBER_ROLE_NAME": "ecr-guard-member", "TARGET_ACCOUNTS": "222222222222", tt.variable: tt.value}
+			if _, err := LoadSweep(env(vars)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
@@ -39,7 +40,7 @@ func (c *Client) ListPage(ctx context.Context, token string) (repos []guard.Repo
 		NextToken:  optional(token),
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("DescribeRepositories (page): %w", err)
+		return nil, "", fmt.Errorf("DescribeRepositories (page): %w", awsfail.Classify(err))
 	}
 	repos = make([]guard.Repository, len(out.Repositories))
 	for i, r := range out.Repositories {
@@ -200,14 +201,15 @@ func fromAPI(r types.Repository) guard.Repository {
 	return repo
 }
 
-// wrap names the operation and repository, and maps a vanished repository
-// to guard.ErrRepositoryNotFound while keeping the AWS error in the chain.
+// wrap names the operation and repository, classifies the failure, and
+// maps a vanished repository to guard.ErrRepositoryNotFound while keeping
+// the AWS error in the chain.
 func wrap(op, repo string, err error) error {
 	var notFound *types.RepositoryNotFoundException
 	if errors.As(err, &notFound) {
-		return fmt.Errorf("%s %s: %w: %w", op, repo, guard.ErrRepositoryNotFound, err)
+		return fmt.Errorf("%s %s: %w: %w", op, repo, guard.ErrRepositoryNotFound, awsfail.Classify(err))
 	}
-	return fmt.Errorf("%s %s: %w", op, repo, err)
+	return fmt.Errorf("%s %s: %w", op, repo, awsfail.Classify(err))
 }
 
 func optional(s string) *string {

@@ -55,6 +55,9 @@ const (
 	// AreaOwnRole: the triggering call was made with ecr-guard's own role
 	// and still left something to fix.
 	AreaOwnRole Area = "own-role"
+	// AreaAccess: the repository's registry could not be reached (in an
+	// organization, the member role could not be assumed).
+	AreaAccess Area = "access"
 )
 
 // Finding is one thing that happened or was observed, in words a person reads.
@@ -184,7 +187,8 @@ func (p *Plan) Fail(area Area, summary string) {
 	p.Findings = append(p.Findings, Finding{Kind: KindFailed, Area: area, Summary: summary})
 }
 
-func (p Plan) failed(area Area) bool {
+// Failed reports whether a read or write for area was refused for good.
+func (p Plan) Failed(area Area) bool {
 	return slices.ContainsFunc(p.Findings, func(f Finding) bool { return f.Area == area && f.Kind == KindFailed })
 }
 
@@ -195,11 +199,11 @@ func (p Plan) After(repo Repository, baseline LifecyclePolicy) Repository {
 	if p.DryRun {
 		return after
 	}
-	if p.SetMutability != nil && !p.failed(AreaMutability) {
+	if p.SetMutability != nil && !p.Failed(AreaMutability) {
 		after.Mutability = p.SetMutability.Mutability
 		after.ExclusionFilters = p.SetMutability.ExclusionFilters
 	}
-	if p.PutLifecycle && !p.failed(AreaLifecycle) {
+	if p.PutLifecycle && !p.Failed(AreaLifecycle) {
 		after.Lifecycle = Lifecycle{Exists: true, Text: baseline.Text()}
 	}
 	return after

@@ -544,6 +544,20 @@ func TestIsSelf(t *testing.T) {
 			t.Errorf("%q is not one of ecr-guard's roles", role)
 		}
 	}
+	rules.MemberRoleName = "ecr-guard-member"
+	for issuer, self := range map[string]bool{
+		"arn:aws:iam::222222222222:role/ecr-guard-member":         true,
+		"arn:aws-cn:iam::333333333333:role/ecr-guard-member":      true,
+		"arn:aws:iam::222222222222:role/ecr-guard-member-2":       false,
+		"arn:aws:iam::222222222222:role/x/ecr-guard-member":       false,
+		"arn:aws:iam::222222222222:user/ecr-guard-member":         false,
+		"arn:aws:sts::222222222222:assumed-role/ecr-guard-member": false,
+	} {
+		if rules.IsSelf(Event{Principal: Principal{IssuerARN: issuer}}) != self {
+			t.Errorf("IsSelf(%s) = %v", issuer, !self)
+		}
+	}
+	rules.MemberRoleName = ""
 	rules.SelfRoleARNs = nil
 	if rules.IsSelf(Event{}) {
 		t.Fatal("an unset SELF_ROLE_ARN must match nothing")

@@ -108,6 +108,15 @@ type Request struct {
 // return it (wrapped) so callers need not know the ECR error types.
 var ErrRepositoryNotFound = errors.New("repository not found")
 
+// PushedImages are the images pushed since the change that made tags
+// mutable: any of them may have overwritten a trusted tag.
+type PushedImages struct {
+	Since     time.Time
+	Images    []Image
+	Truncated bool
+	Error     string // the listing failed
+}
+
 // Image is an image in a repository, listed for incident response.
 type Image struct {
 	Digest   string

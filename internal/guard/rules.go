@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -78,11 +79,25 @@ type Rules struct {
 	// SelfRoleARNs are ecr-guard's own roles (both functions'): their calls
 	// are still checked, but a compliant result is not news.
 	SelfRoleARNs []string
+	// MemberRoleName is the role ecr-guard assumes in an organization's
+	// accounts (MEMBER_ROLE_NAME); calls made with it, in any account, are
+	// ecr-guard's own too.
+	MemberRoleName string
 }
 
-// IsSelf reports whether the event is a call made with one of ecr-guard's own roles.
+// IsSelf reports whether the event is a call made with one of ecr-guard's
+// own roles.
 func (r Rules) IsSelf(e Event) bool {
-	return e.Principal.IssuerARN != "" && slices.Contains(r.SelfRoleARNs, e.Principal.IssuerARN)
+	issuer := e.Principal.IssuerARN
+	if issuer == "" {
+		return false
+	}
+	if slices.Contains(r.SelfRoleARNs, issuer) {
+		return true
+	}
+	// arn:PARTITION:iam::ACCOUNT:role/NAME, in any account.
+	parts := strings.SplitN(issuer, ":", 6)
+	return r.MemberRoleName != "" && len(parts) == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5] == "role/"+r.MemberRoleName
 }
 
 // MutabilityCompliant reports whether a mutability setting is allowed:

@@ -1,34 +1,64 @@
 package guard
 
-// Scope is where ecr-guard may act: the account and region it runs in.
+import (
+	"slices"
+	"strings"
+)
+
+// Scope is where ecr-guard may act. For one account (the default) that is
+// the account and region it runs in. For an organization (MEMBER_ROLE_NAME
+// set) it is any account whose events reach it, which the central event
+// bus's policy limits to the organization, in the regions it targets.
 type Scope struct {
-	Account string
-	Region  string
+	Partition string // aws, aws-cn, aws-us-gov...: what ARNs there carry
+	Account   string // the function's own account
+	Region    string // the function's own region
+	// Organization: the function acts in the event's account (through the
+	// member role there), not only in its own.
+	Organization bool
+	// Regions are the regions acted in; empty means Region only.
+	Regions []string
+}
+
+// InRegion reports whether s acts in region.
+func (s Scope) InRegion(region string) bool {
+	if len(s.Regions) == 0 {
+		return region == s.Region
+	}
+	return slices.Contains(s.Regions, region)
 }
 
 // OutOfScope says why e concerns a repository outside s, or "" when e is
-// inside it. Every account and region the event names must be s's: acting on
-// the same-named repository here would fix the wrong repository and report a
-// state the real one does not have. An event that does not say where the
-// call was made cannot be shown to be inside s.
+// inside it. Every account and region the event names must agree and be
+// s's: acting on the same-named repository elsewhere would fix the wrong
+// repository and report a state the real one does not have. An event that
+// does not say where the call was made cannot be shown to be inside s.
 func (s Scope) OutOfScope(e Event) string {
+	where := s.Region
+	if len(s.Regions) > 0 {
+		where = "regions " + strings.Join(s.Regions, ",")
+	}
+	account := s.Account
+	if s.Organization {
+		account = e.Account // any account, but every field must name the same one
+	}
 	switch {
 	case e.Region == "":
 		return "the event has no awsRegion"
-	case e.Region != s.Region:
-		return "the call was made in region " + e.Region + ", this function guards " + s.Region
-	case e.RepositoryRegion != "" && e.RepositoryRegion != s.Region:
-		return "the repository is in region " + e.RepositoryRegion + ", this function guards " + s.Region
-	case e.BusRegion != "" && e.BusRegion != s.Region:
-		return "the event was delivered from region " + e.BusRegion + ", this function guards " + s.Region
+	case !s.InRegion(e.Region):
+		return "the call was made in region " + e.Region + ", this function guards " + where
+	case e.RepositoryRegion != "" && e.RepositoryRegion != e.Region:
+		return "the repository is in region " + e.RepositoryRegion + ", the call was made in " + e.Region
+	case e.BusRegion != "" && e.BusRegion != e.Region:
+		return "the event was delivered from region " + e.BusRegion + ", the call was made in " + e.Region
 	case e.Account == "":
 		return "the event has no recipientAccountId"
-	case e.Account != s.Account:
+	case e.Account != account:
 		return "the call was recorded in account " + e.Account + ", this function guards " + s.Account
-	case e.BusAccount != "" && e.BusAccount != s.Account:
-		return "the event was delivered from account " + e.BusAccount + ", this function guards " + s.Account
-	case e.RegistryID != "" && e.RegistryID != s.Account:
-		return "the repository is in registry " + e.RegistryID + ", this function guards " + s.Account
+	case e.BusAccount != "" && e.BusAccount != e.Account:
+		return "the event was delivered from account " + e.BusAccount + ", the call was recorded in " + e.Account
+	case e.RegistryID != "" && e.RegistryID != e.Account:
+		return "the repository is in registry " + e.RegistryID + ", the call was recorded in " + e.Account
 	}
 	return ""
 }

@@ -35,3 +35,32 @@ func TestOutOfScope(t *testing.T) {
 		})
 	}
 }
+
+func TestOutOfScopeInAnOrganization(t *testing.T) {
+	org := Scope{Partition: "aws", Account: "123456789012", Region: "us-east-1", Organization: true, Regions: []string{"us-east-1", "eu-west-1"}}
+	member := Event{Region: "eu-west-1", Account: "222222222222", BusAccount: "222222222222", BusRegion: "eu-west-1", RegistryID: "222222222222"}
+	tests := []struct {
+		name string
+		edit func(*Event)
+		want string
+	}{
+		{"a member account in a target region", func(*Event) {}, ""},
+		{"the function's own account", func(e *Event) { e.Account, e.BusAccount, e.RegistryID = "123456789012", "123456789012", "" }, ""},
+		{"a region that is not a target", func(e *Event) { e.Region, e.BusRegion = "ap-south-1", "ap-south-1" }, "region ap-south-1"},
+		{"envelope account disagrees with recipientAccountId", func(e *Event) { e.BusAccount = "333333333333" }, "delivered from account 333333333333"},
+		{"registry of another account", func(e *Event) { e.RegistryID = "333333333333" }, "registry 333333333333"},
+		{"envelope region disagrees with awsRegion", func(e *Event) { e.BusRegion = "us-east-1" }, "delivered from region us-east-1"},
+		{"repository ARN of another region", func(e *Event) { e.RepositoryRegion = "us-east-1" }, "repository is in region us-east-1"},
+		{"no recipientAccountId", func(e *Event) { e.Account, e.BusAccount, e.RegistryID = "", "", "" }, "no recipientAccountId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := member
+			tt.edit(&e)
+			got := org.OutOfScope(e)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Fatalf("OutOfScope = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

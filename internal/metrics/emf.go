@@ -28,6 +28,12 @@ const (
 	Skipped           = "Skipped"
 )
 
+// Counter counts outcomes; EMF is the production one. The flows (reconcile,
+// notify and both drivers) take this one interface.
+type Counter interface {
+	Count(metric, kind string, value int)
+}
+
 // EMF writes one EMF line per count.
 type EMF struct {
 	mu       sync.Mutex

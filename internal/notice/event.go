@@ -1,35 +1,27 @@
 package notice
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
 // EventInput is what an event notice reports on. Event is nil for a
 // repository the scheduled sweep reports on (a FAILED notice): the notice
-// then has no trigger and takes region and account from the repository ARN.
+// then has no trigger.
 type EventInput struct {
-	Event  *guard.Event
+	Event *guard.Event
+	// Region is where the repository is (its account is Before.RegistryID).
+	Region string
 	Checks guard.Checks
 	Before guard.Repository
 	Plan   guard.Plan
 	Rules  guard.Rules
-	Pushed *PushedImages // when the tags were found mutable
-}
-
-// PushedImages are the images pushed since the change that made tags
-// mutable: any of them may have overwritten a trusted tag.
-type PushedImages struct {
-	Since     time.Time
-	Images    []guard.Image
-	Truncated bool
-	Error     string // the listing failed
+	Pushed *guard.PushedImages // when the tags were found mutable
 }
 
 // PushedWhileMutable is the document's list of images to verify.
@@ -152,17 +144,16 @@ func eventMessage(in EventInput) Message {
 	e := in.Event
 	if e == nil {
 		// The scheduled sweep: no CloudTrail call, only the repository.
-		region, account := arnRegionAccount(in.Before.ARN)
-		e = &guard.Event{Region: region, Account: firstNonEmpty(in.Before.RegistryID, account), Repository: in.Before.Name}
+		e = &guard.Event{Region: in.Region, Account: in.Before.RegistryID, Repository: in.Before.Name}
 	}
 	kind, severity := p.Kind(), p.Severity().String()
 	repo := RepositoryRef{
-		Name:       capText(firstNonEmpty(in.Before.Name, e.Repository), capName),
+		Name:       capText(cmp.Or(in.Before.Name, e.Repository), capName),
 		ARN:        capText(in.Before.ARN, capARN),
-		RegistryID: capText(firstNonEmpty(in.Before.RegistryID, e.RegistryID, e.Account), capShort),
-		Region:     capText(e.Region, capShort),
+		RegistryID: capText(cmp.Or(in.Before.RegistryID, e.RegistryID, e.Account), capShort),
+		Region:     capText(cmp.Or(in.Region, e.Region), capShort),
 	}
-	account := capText(firstNonEmpty(e.Account, repo.RegistryID), capShort)
+	account := capText(cmp.Or(e.Account, repo.RegistryID), capShort)
 	withLifecycle := in.Rules.NeedsLifecycle(in.Checks)
 	doc := EventDocument{
 		SchemaVersion: SchemaVersion,
@@ -216,7 +207,7 @@ func triggerOf(e *guard.Event) *Trigger {
 		EventName:        capText(e.Name, capShort),
 		EventID:          capText(e.EventID, capShort),
 		EventTime:        e.Time.UTC().Format(time.RFC3339),
-		PrincipalARN:     capText(principalARN(p), capARN),
+		PrincipalARN:     capText(p.Who(), capARN),
 		PrincipalType:    capText(p.Type, capShort),
 		PrincipalID:      capText(p.PrincipalID, capPrincipalID),
 		AccessKeyID:      capText(p.AccessKeyID, capShort),
@@ -292,10 +283,10 @@ func describeRequest(e guard.Event) string {
 	filters := capList(r.ExclusionFilters, capFilters, capFilter)
 	switch e.Name {
 	case guard.EventCreateRepository:
-		m := firstNonEmpty(capText(r.Mutability, capSetting), guard.Mutable+" (the default)")
+		m := cmp.Or(capText(r.Mutability, capSetting), guard.Mutable+" (the default)")
 		return "CreateRepository with image tag mutability " + guard.DescribeMutability(m, filters) + tagList(" and tags ", r.Tags)
 	case guard.EventPutImageTagMutability:
-		return "PutImageTagMutability to " + guard.DescribeMutability(firstNonEmpty(capText(r.Mutability, capSetting), "UNKNOWN"), filters)
+		return "PutImageTagMutability to " + guard.DescribeMutability(cmp.Or(capText(r.Mutability, capSetting), "UNKNOWN"), filters)
 	case guard.EventPutLifecyclePolicy:
 		return "PutLifecyclePolicy replaced the lifecycle policy"
 	case guard.EventDeleteLifecyclePolicy:
@@ -331,20 +322,6 @@ func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) Reposito
 	return s
 }
 
-// arnRegionAccount returns the region and account fields of an ARN
-// (arn:partition:service:region:account:resource), or "" for each it lacks.
-func arnRegionAccount(text string) (region, account string) {
-	a, err := arn.Parse(text)
-	if err != nil {
-		return "", ""
-	}
-	return a.Region, a.AccountID
-}
-
-func principalARN(p guard.Principal) string {
-	return firstNonEmpty(p.ARN, p.InvokedBy, p.AccountID)
-}
-
 // tagList lists tags as key=value, each capped, at most capTags of them.
 func tagList(prefix string, tags []guard.Tag) string {
 	if len(tags) == 0 {
@@ -361,16 +338,7 @@ func tagList(prefix string, tags []guard.Tag) string {
 	return prefix + strings.Join(parts, ", ")
 }
 
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func pushedDocument(p PushedImages) *PushedWhileMutable {
+func pushedDocument(p guard.PushedImages) *PushedWhileMutable {
 	d := &PushedWhileMutable{Since: p.Since.UTC().Format(time.RFC3339), Images: []PushedImage{}, Truncated: p.Truncated, Error: capText(p.Error, capSummary)}
 	for _, img := range p.Images {
 		tags := img.Tags

@@ -6,12 +6,9 @@ package notice
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 )
 
 // SchemaVersion is the version of the JSON document; bump it on any
@@ -236,12 +233,4 @@ func ConsoleURL(region, registryID, name string) string {
 	}
 	return fmt.Sprintf("https://%s.console.aws.amazon.com/ecr/repositories/private/%s/%s?region=%s",
 		region, registryID, name, region)
-}
-
-// LogUnpublished records, in full and at ERROR level, a notice that could
-// not be published, so that no notice is ever dropped silently.
-func LogUnpublished(log *slog.Logger, m Message, err error) {
-	body, _ := m.SNSMessage()
-	log.Error("notice not published", "error", err.Error(), "error_code", awsfail.Code(err),
-		"notice_subject", m.Subject, "notice_attributes", m.Attributes, "notice_message", body)
 }

@@ -157,7 +157,7 @@ func TestEventNoticeStaysUnderTheSNSLimit(t *testing.T) {
 	ev.Name = guard.EventPutImageTagMutability
 	before := guard.Repository{Name: "team-a/web", RegistryID: "123456789012", Mutability: guard.Mutable}
 	plan := r.Decide(guard.Input{Event: &ev, Checks: guard.ChecksFor(ev.Name), Repo: before, Now: time.Now()})
-	pushed := &PushedImages{Since: ev.Time}
+	pushed := &guard.PushedImages{Since: ev.Time}
 	for i := range 100 {
 		var tags []string
 		for j := range 12 { // an attacker's many long tags

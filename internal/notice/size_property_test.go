@@ -149,7 +149,7 @@ func (g *gen) input(rules guard.Rules) notice.EventInput {
 		}
 	}
 	if g.max || g.rng.IntN(2) == 0 {
-		p := &notice.PushedImages{Since: ev.Time, Truncated: g.rng.IntN(2) == 0, Error: g.text(300_000)}
+		p := &guard.PushedImages{Since: ev.Time, Truncated: g.rng.IntN(2) == 0, Error: g.text(300_000)}
 		for i := range 100 {
 			var tags []string
 			for j := range 100 { // ECR: at most 100 tags of 128 characters an image

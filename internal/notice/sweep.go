@@ -56,6 +56,8 @@ func (c *SweepCounts) Add(o SweepCounts) {
 // exemption tag was present but did not hold (expired, invalid-expiry,
 // name-not-allowed).
 type SweepChange struct {
+	Account   string                `json:"account,omitempty"`
+	Region    string                `json:"region,omitempty"`
 	Name      string                `json:"name"`
 	Actions   []guard.Kind          `json:"actions"`
 	Exemption guard.ExemptionStatus `json:"exemption,omitempty"`
@@ -117,6 +119,12 @@ type SweepInput struct {
 	// PartsSent is the number of parts of this report already published
 	// by earlier links (interim parts); the parts built now follow them.
 	PartsSent int
+	// Targets is how many registries (an account in a region) the sweep
+	// covered; PerTarget has the counts of those where something was not
+	// compliant, FailedTargets those it could not cover at all.
+	Targets       int
+	PerTarget     []SweepTarget
+	FailedTargets []SweepFailedTarget
 	// Interim marks parts published before the sweep ended, to keep the
 	// continuation payload under Lambda's limit: Counts are so far and
 	// the number of parts is not known yet (Parts is 0).
@@ -125,19 +133,26 @@ type SweepInput struct {
 
 // SweepDocument is the JSON document of the digest (schema 1.0).
 type SweepDocument struct {
-	SchemaVersion   string        `json:"schemaVersion"`
-	Kind            string        `json:"kind"`
-	Severity        string        `json:"severity"`
-	DryRun          bool          `json:"dryRun"`
-	Complete        bool          `json:"complete"`
-	Account         string        `json:"account,omitempty"`
-	Region          string        `json:"region,omitempty"`
-	ChainID         string        `json:"chainId,omitempty"`
-	StartedAt       string        `json:"startedAt"`
-	DurationSeconds float64       `json:"durationSeconds"`
-	Invocations     int           `json:"invocations"`
-	Counts          SweepCounts   `json:"counts"`
-	Changed         []SweepChange `json:"changed"`
+	SchemaVersion   string      `json:"schemaVersion"`
+	Kind            string      `json:"kind"`
+	Severity        string      `json:"severity"`
+	DryRun          bool        `json:"dryRun"`
+	Complete        bool        `json:"complete"`
+	Account         string      `json:"account,omitempty"`
+	Region          string      `json:"region,omitempty"`
+	ChainID         string      `json:"chainId,omitempty"`
+	StartedAt       string      `json:"startedAt"`
+	DurationSeconds float64     `json:"durationSeconds"`
+	Invocations     int         `json:"invocations"`
+	Counts          SweepCounts `json:"counts"`
+	// Targets is the number of registries covered (1 for one account and
+	// region); the two lists below are there only for an organization.
+	Targets       int                 `json:"targets,omitempty"`
+	PerTarget     []SweepTarget       `json:"perTarget,omitempty"`
+	FailedTargets []SweepFailedTarget `json:"failedTargets,omitempty"`
+	// PerTargetTruncated is the number of PerTarget entries left out.
+	PerTargetTruncated int           `json:"perTargetTruncated,omitempty"`
+	Changed            []SweepChange `json:"changed"`
 	// Truncated is the number of changed repositories listed in no part
 	// of the report; only lifecycle-only (LOW) ones are ever left out.
 	Truncated int `json:"truncated"`
@@ -155,9 +170,9 @@ type SweepDocument struct {
 // outcome (CRITICAL when a repository failed, HIGH when tag mutability was
 // reverted or the sweep could not finish, LOW when only lifecycle policies
 // were restored), INFO when there was nothing to do.
-func SweepSeverity(c SweepCounts, complete bool) string {
+func SweepSeverity(c SweepCounts, complete bool, failedTargets int) string {
 	switch {
-	case c.Failed > 0:
+	case c.Failed > 0 || failedTargets > 0:
 		return guard.SeverityCritical.String()
 	case c.Remediated > 0 || !complete:
 		return guard.SeverityHigh.String()
@@ -263,7 +278,7 @@ func fitsSNS(m Message) bool {
 // and text.
 func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts int) Message {
 	complete := in.Complete && !in.Interim
-	severity := SweepSeverity(in.Counts, complete)
+	severity := SweepSeverity(in.Counts, complete, len(in.FailedTargets))
 	doc := SweepDocument{
 		SchemaVersion:   SchemaVersion,
 		Kind:            KindSweepReport,
@@ -277,6 +292,7 @@ func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts in
 		DurationSeconds: in.Duration.Round(time.Millisecond).Seconds(),
 		Invocations:     in.Invocations,
 		Counts:          in.Counts,
+		FailedTargets:   in.FailedTargets,
 		Changed:         listed[:len(listed):len(listed)],
 		Truncated:       truncated,
 		Part:            part,
@@ -285,6 +301,11 @@ func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts in
 	}
 	if doc.Changed == nil {
 		doc.Changed = []SweepChange{}
+	}
+	if in.Targets > 1 || len(in.FailedTargets) > 0 {
+		doc.Targets = in.Targets
+		doc.PerTarget = in.PerTarget[:min(len(in.PerTarget), maxListedTargets)]
+		doc.PerTargetTruncated = len(in.PerTarget) - len(doc.PerTarget)
 	}
 	remediated := "remediated"
 	if in.DryRun {
@@ -361,6 +382,27 @@ func sweepText(doc SweepDocument) string {
 	} {
 		fmt.Fprintf(&b, "%-24s%8d\n", row.label, row.n)
 	}
+	if doc.Targets > 0 {
+		fmt.Fprintf(&b, "\nRegistries swept: %d (accounts x regions)", doc.Targets)
+		if n := len(doc.FailedTargets); n > 0 {
+			fmt.Fprintf(&b, ", %d could not be swept:\n", n)
+			for _, f := range doc.FailedTargets {
+				fmt.Fprintf(&b, "  - %s %s: %s\n", f.Account, f.Region, f.Error)
+			}
+		} else {
+			b.WriteString("\n")
+		}
+		if len(doc.PerTarget) > 0 {
+			b.WriteString("Registries where something was not compliant:\n")
+			for _, t := range doc.PerTarget {
+				fmt.Fprintf(&b, "  - %s %s: %d scanned, %d remediated, %d lifecycle restored, %d exempt, %d failed\n",
+					t.Account, t.Region, t.Counts.Scanned, t.Counts.Remediated, t.Counts.LifecycleRestored, t.Counts.Exempt, t.Counts.Failed)
+			}
+			if doc.PerTargetTruncated > 0 {
+				fmt.Fprintf(&b, "  ... and %d more (lifecycle-only first left out)\n", doc.PerTargetTruncated)
+			}
+		}
+	}
 	last := doc.Part == doc.Parts // the final part carries the cut
 	if len(doc.Changed) == 0 && (doc.Truncated == 0 || !last) {
 		return b.String()
@@ -375,7 +417,11 @@ func sweepText(doc SweepDocument) string {
 		for i, a := range ch.Actions {
 			actions[i] = string(a)
 		}
-		fmt.Fprintf(&b, "  - %s: %s", ch.Name, strings.Join(actions, ", "))
+		where := ""
+		if ch.Account != "" {
+			where = ch.Account + " " + ch.Region + " "
+		}
+		fmt.Fprintf(&b, "  - %s%s: %s", where, ch.Name, strings.Join(actions, ", "))
 		if ch.Exemption != "" {
 			fmt.Fprintf(&b, " (exemption %s)", ch.Exemption)
 		}
@@ -385,4 +431,43 @@ func sweepText(doc SweepDocument) string {
 		fmt.Fprintf(&b, "  ... and %d more lifecycle-only\n", doc.Truncated)
 	}
 	return b.String()
+}
+
+// maxListedTargets bounds the per-target counts in each part of a digest;
+// the changed list names every repository above LOW whatever the bound.
+const maxListedTargets = 200
+
+// SweepTarget is one registry's counts in an organization's digest.
+type SweepTarget struct {
+	Account string      `json:"account"`
+	Region  string      `json:"region"`
+	Counts  SweepCounts `json:"counts"`
+}
+
+// SweepFailedTarget is a registry the sweep could not cover (its member
+// role could not be assumed, or its listing was refused), and why.
+type SweepFailedTarget struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Error   string `json:"error"`
+}
+
+// SortSweepTargets orders per-target counts as the digest lists them:
+// failures, then reverts, then the rest (lifecycle-only last, cut first),
+// then by account and region.
+func SortSweepTargets(targets []SweepTarget) {
+	rank := func(c SweepCounts) int {
+		switch {
+		case c.Failed > 0:
+			return 0
+		case c.Remediated > 0 || c.ExpiredExemptions > 0 || c.InvalidExemptions > 0:
+			return 1
+		case c.LifecycleRestored == 0:
+			return 2
+		}
+		return 3
+	}
+	slices.SortStableFunc(targets, func(a, b SweepTarget) int {
+		return cmp.Or(cmp.Compare(rank(a.Counts), rank(b.Counts)), cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region))
+	})
 }

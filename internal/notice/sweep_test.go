@@ -92,18 +92,20 @@ func TestForSweep(t *testing.T) {
 
 func TestSweepSeverity(t *testing.T) {
 	for _, tt := range []struct {
-		c        SweepCounts
-		complete bool
-		want     string
+		c             SweepCounts
+		complete      bool
+		failedTargets int
+		want          string
 	}{
-		{SweepCounts{Scanned: 5, Compliant: 5}, true, "INFO"},
-		{SweepCounts{Scanned: 5, Exempt: 5}, true, "INFO"},
-		{SweepCounts{LifecycleRestored: 1}, true, "LOW"},
-		{SweepCounts{Remediated: 1, LifecycleRestored: 1}, true, "HIGH"},
-		{SweepCounts{}, false, "HIGH"},
-		{SweepCounts{Remediated: 1, Failed: 1}, true, "CRITICAL"},
+		{SweepCounts{Scanned: 5, Compliant: 5}, true, 0, "INFO"},
+		{SweepCounts{Scanned: 5, Exempt: 5}, true, 0, "INFO"},
+		{SweepCounts{LifecycleRestored: 1}, true, 0, "LOW"},
+		{SweepCounts{Remediated: 1, LifecycleRestored: 1}, true, 0, "HIGH"},
+		{SweepCounts{}, false, 0, "HIGH"},
+		{SweepCounts{Remediated: 1, Failed: 1}, true, 0, "CRITICAL"},
+		{SweepCounts{Scanned: 5, Compliant: 5}, true, 1, "CRITICAL"}, // a registry that could not be swept
 	} {
-		if got := SweepSeverity(tt.c, tt.complete); got != tt.want {
+		if got := SweepSeverity(tt.c, tt.complete, tt.failedTargets); got != tt.want {
 			t.Errorf("%+v complete=%v: %s, want %s", tt.c, tt.complete, got, tt.want)
 		}
 	}
@@ -354,10 +356,10 @@ func TestForSweepLongSubjectStaysWithinLimits(t *testing.T) {
 
 func TestForEventWithoutEventIsASweepNotice(t *testing.T) {
 	r := rules(t)
-	before := guard.Repository{Name: "team-a/web", ARN: "arn:aws:ecr:eu-west-1:210987654321:repository/team-a/web", Mutability: guard.Mutable}
+	before := guard.Repository{Name: "team-a/web", ARN: "arn:aws:ecr:eu-west-1:210987654321:repository/team-a/web", RegistryID: "210987654321", Mutability: guard.Mutable}
 	plan := guard.Plan{}
 	plan.Fail(guard.AreaMutability, "could not set image tag mutability to IMMUTABLE: AccessDenied")
-	m := ForEvent(EventInput{Event: nil, Checks: guard.Checks{Mutability: true, Lifecycle: true}, Before: before, Plan: plan, Rules: r})
+	m := ForEvent(EventInput{Event: nil, Region: "eu-west-1", Checks: guard.Checks{Mutability: true, Lifecycle: true}, Before: before, Plan: plan, Rules: r})
 	if want := "[ecr-guard] FAILED team-a/web (210987654321 eu-west-1)"; m.Subject != want {
 		t.Errorf("subject %q, want %q", m.Subject, want)
 	}

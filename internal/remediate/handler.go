@@ -1,61 +1,51 @@
-// Package remediate handles one CloudTrail ECR event: it reads the
-// repository's live state, lets the guard rules decide, makes the writes and
-// publishes the notice.
+// Package remediate is the event path's driver: it decodes one CloudTrail
+// ECR event, checks that it is in the function's scope, reconciles the
+// repository it names (internal/reconcile) and publishes one notice.
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"time"
 
-	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 	"github.com/ecr-guard/ecr-guard/internal/cloudtrail"
+	"github.com/ecr-guard/ecr-guard/internal/fault"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 )
-
-// Repositories reads and writes repository settings.
-type Repositories interface {
-	Describe(ctx context.Context, name, registryID string) (guard.Repository, error)
-	Tags(ctx context.Context, arn string) ([]guard.Tag, error)
-	Lifecycle(ctx context.Context, name, registryID string) (guard.Lifecycle, error)
-	ImagesPushedSince(ctx context.Context, name, registryID string, since time.Time, limit int) ([]guard.Image, bool, error)
-	Writer
-}
-
-// maxListedImages bounds the images listed in a notice.
-const maxListedImages = 100
-
-// Publisher publishes a notice and returns its message id.
-type Publisher interface {
-	Publish(ctx context.Context, m notice.Message) (string, error)
-}
-
-// Metrics counts outcomes.
-type Metrics interface {
-	Count(metric, kind string, value int)
-}
 
 // Handler handles remediation events.
 type Handler struct {
-	repos   Repositories
-	notices Publisher
-	metrics Metrics
-	rules   guard.Rules
-	scope   guard.Scope
+	rec     *reconcile.Reconciler
+	notices *notify.Notifier
+	metrics metrics.Counter
+	scope   ScopeSource
 	log     *slog.Logger
-	now     func() time.Time
 }
 
+// ScopeSource tells the account and region the function acts in
+// (callerid.Resolver, which asks STS once per container).
+type ScopeSource interface {
+	Scope(ctx context.Context) (guard.Scope, error)
+}
+
+// FixedScope is a scope known up front.
+type FixedScope guard.Scope
+
+// Scope returns s.
+func (s FixedScope) Scope(context.Context) (guard.Scope, error) { return guard.Scope(s), nil }
+
 // New returns a Handler that acts only on repositories in scope (the
-// function's own account and region); now is the clock (time.Now in production).
-func New(repos Repositories, notices Publisher, metrics Metrics, rules guard.Rules, scope guard.Scope, log *slog.Logger, now func() time.Time) *Handler {
-	return &Handler{repos: repos, notices: notices, metrics: metrics, rules: rules, scope: scope, log: log, now: now}
+// function's own account and region).
+func New(rec *reconcile.Reconciler, notices *notify.Notifier, metrics metrics.Counter, scope ScopeSource, log *slog.Logger) *Handler {
+	return &Handler{rec: rec, notices: notices, metrics: metrics, scope: scope, log: log}
 }
 
 // Reasons an event is skipped, the Kind of the Skipped metric.
@@ -95,7 +85,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		h.metrics.Count(metrics.Skipped, skipMalformed, 1)
 		return err
 	}
-	if reason := h.scope.OutOfScope(ev); reason != "" {
+	scope, err := h.scope.Scope(ctx)
+	if err != nil {
+		h.log.Warn("cannot tell the function's own account: the event will be retried", "event_id", ev.ID, "cloudtrail_event_id", ev.EventID, "error", err.Error())
+		return fmt.Errorf("scope: %w", err)
+	}
+	if reason := scope.OutOfScope(ev); reason != "" {
 		h.log.Warn("event rejected", "event_id", ev.ID, "cloudtrail_event_id", ev.EventID, "reason", "out of scope: "+reason)
 		h.metrics.Count(metrics.Skipped, skipOutOfScope, 1)
 		return nil
@@ -105,116 +100,51 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		log.Warn("event members ignored: unexpected types where they do not decide", "warnings", ev.Warnings)
 	}
 
-	checks := guard.ChecksFor(ev.Name)
-	repo, area, err := h.read(ctx, ev, checks)
-	if errors.Is(err, guard.ErrRepositoryNotFound) {
-		return h.gone(log, "skipped: the repository no longer exists")
-	}
-	if err != nil {
-		if awsfail.Retryable(err) {
-			log.Warn("read failed after the SDK's retries: the event will be retried", "error", err.Error(), "error_code", awsfail.Code(err))
-			return fmt.Errorf("read repository %s: %w", ev.Repository, err)
-		}
-		plan := guard.Plan{DryRun: h.rules.DryRun}
-		plan.Fail(area, "could not read the repository: "+err.Error())
-		// No checks: the notice must not describe a lifecycle policy it
-		// never read.
-		return h.report(ctx, log, ev, guard.Checks{}, repo, plan, err)
-	}
-
-	plan := h.rules.Decide(guard.Input{Event: &ev, Checks: checks, Repo: repo, Now: h.now()})
-	writeErr := Apply(ctx, h.repos, repo, &plan, h.rules.Baseline)
-	if errors.Is(writeErr, guard.ErrRepositoryNotFound) {
-		return h.gone(log, "skipped: the repository was deleted while it was being fixed")
-	}
-	if writeErr != nil && plan.Kind() != guard.KindFailed {
-		// No notice now: the retry reads the live state again and reports
-		// what it finds (REMEDIATED, or OBSERVED if this attempt's first
-		// write went through).
-		log.Warn("write failed after the SDK's retries: the event will be retried", "error", writeErr.Error(), "error_code", awsfail.Code(writeErr))
-		return writeErr
-	}
+	// In scope, the event's account and region are the function's own, or
+	// in an organization the member's it came from.
+	key := reconcile.Key{Partition: scope.Partition, Registry: cmp.Or(ev.RegistryID, ev.Account), Region: ev.Region, Name: ev.Repository}
+	o := h.rec.Reconcile(ctx, reconcile.Request{Key: key, Checks: guard.ChecksFor(ev.Name), Event: &ev})
 	switch {
-	case len(plan.Findings) > 0:
-	case plan.Stale:
-		return h.gone(log, "skipped: the event is older than the repository, so it was about a deleted repository of the same name", "created_at", repo.CreatedAt)
-	case h.rules.IsSelf(ev):
+	case o.Status == reconcile.Gone && o.Plan.Stale:
+		return h.skip(log, skipGone, "skipped: the event is older than the repository, so it was about a deleted repository of the same name", "created_at", o.Repo.CreatedAt)
+	case o.Status == reconcile.Gone:
+		return h.skip(log, skipGone, "skipped: the repository no longer exists")
+	case o.Status == reconcile.Retry:
+		// No notice now: the retry reads the live state again and reports
+		// what it finds.
+		log.Warn("AWS call failed after the SDK's retries: the event will be retried", "error", o.Err.Error(), "error_code", fault.Code(o.Err))
+		return fmt.Errorf("reconcile %s: %w", ev.Repository, o.Err)
+	case len(o.Plan.Findings) > 0:
+		return h.report(ctx, log, ev, key, o)
+	case h.rec.Rules().IsSelf(ev):
 		// The normal echo of ecr-guard's own write: checked, and compliant.
-		log.Info("own call: compliant, nothing to do", "principal", ev.Principal.ARN)
-		h.metrics.Count(metrics.Skipped, skipSelf, 1)
-		return nil
-	default:
-		log.Info("compliant: nothing to do", "exemption", plan.Exemption.Status)
-		h.metrics.Count(metrics.Skipped, skipCompliant, 1)
-		return nil
+		return h.skip(log, skipSelf, "own call: compliant, nothing to do", "principal", ev.Principal.ARN)
 	}
-	return h.report(ctx, log, ev, checks, repo, plan, writeErr)
+	return h.skip(log, skipCompliant, "compliant: nothing to do", "exemption", o.Plan.Exemption.Status)
 }
 
-// pushedWhileMutable lists the images pushed since the event, for the
-// security team to verify. A failure to list them must not hold back the
-// notice, so it is reported in the notice instead.
-func (h *Handler) pushedWhileMutable(ctx context.Context, log *slog.Logger, ev guard.Event, repo guard.Repository) *notice.PushedImages {
-	images, truncated, err := h.repos.ImagesPushedSince(ctx, repo.Name, repo.RegistryID, ev.Time, maxListedImages)
-	pushed := &notice.PushedImages{Since: ev.Time, Images: images, Truncated: truncated}
-	if err != nil {
-		log.Warn("could not list images pushed while tags were mutable", "error", err.Error(), "error_code", awsfail.Code(err))
-		pushed.Error = err.Error()
-	}
-	return pushed
-}
-
-// gone ends an event whose repository no longer exists: nothing to fix,
-// nothing to report.
-func (h *Handler) gone(log *slog.Logger, msg string, args ...any) error {
+func (h *Handler) skip(log *slog.Logger, reason, msg string, args ...any) error {
 	log.Info(msg, args...)
-	h.metrics.Count(metrics.Skipped, skipGone, 1)
+	h.metrics.Count(metrics.Skipped, reason, 1)
 	return nil
 }
 
-// read loads what the rules need: the repository, its tags and, when the
-// event concerns lifecycle, its lifecycle policy. On failure it says which
-// rule's read failed (tags decide the exemption, so they are mutability's).
-func (h *Handler) read(ctx context.Context, ev guard.Event, checks guard.Checks) (guard.Repository, guard.Area, error) {
-	repo, err := h.repos.Describe(ctx, ev.Repository, ev.RegistryID)
-	if err != nil {
-		return guard.Repository{Name: ev.Repository, RegistryID: ev.RegistryID}, guard.AreaMutability, err
+// report publishes the outcome's notice. A permanent failure, already a
+// FAILED finding, is logged and returned once the notice is out; a notice
+// that cannot be published fails the invocation too.
+func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, key reconcile.Key, o reconcile.Outcome) error {
+	msg := notice.ForEvent(notice.EventInput{Event: &ev, Region: key.Region, Checks: o.Read, Before: o.Repo, Plan: o.Plan, Rules: h.rec.Rules(), Pushed: o.Pushed})
+	if o.Pushed != nil && o.Pushed.Error != "" {
+		log.Warn("could not list images pushed while tags were mutable", "error", o.Pushed.Error)
 	}
-	if repo.Tags, err = h.repos.Tags(ctx, repo.ARN); err != nil {
-		return repo, guard.AreaMutability, err
+	if o.Status == reconcile.Failed {
+		log.Error("remediation failed", "error", o.Err.Error(), "error_code", fault.Code(o.Err), "kind", msg.Attributes["kind"])
 	}
-	if h.rules.NeedsLifecycle(checks) {
-		if repo.Lifecycle, err = h.repos.Lifecycle(ctx, repo.Name, repo.RegistryID); err != nil {
-			return repo, guard.AreaLifecycle, err
-		}
+	if _, err := h.notices.Send(ctx, log, msg); err != nil {
+		return errors.Join(o.Err, fmt.Errorf("publish notice: %w", err))
 	}
-	return repo, "", nil
-}
-
-// report publishes the notice for plan. failure is a permanent error that
-// already became a FAILED finding; it is logged and returned after the
-// notice is out. A notice that cannot be published is logged in full.
-func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, checks guard.Checks, before guard.Repository, plan guard.Plan, failure error) error {
-	in := notice.EventInput{Event: &ev, Checks: checks, Before: before, Plan: plan, Rules: h.rules}
-	if plan.MutableWindow() && !plan.Stale { // a stale event's time says nothing about this repository's window
-		in.Pushed = h.pushedWhileMutable(ctx, log, ev, before)
-	}
-	msg := notice.ForEvent(in)
-	for _, f := range plan.Findings {
-		h.metrics.Count(metrics.ForKind(f.Kind), string(f.Kind), 1)
-	}
-	if failure != nil {
-		log.Error("remediation failed", "error", failure.Error(), "error_code", awsfail.Code(failure), "kind", msg.Attributes["kind"])
-	}
-	id, err := h.notices.Publish(ctx, msg)
-	if err != nil {
-		h.metrics.Count(metrics.NoticeFailures, msg.Attributes["kind"], 1)
-		notice.LogUnpublished(log, msg, err)
-		return errors.Join(failure, fmt.Errorf("publish notice: %w", err))
-	}
-	log.Info("notice published", "kind", msg.Attributes["kind"], "severity", msg.Attributes["severity"], "message_id", id, "dry_run", plan.DryRun)
-	if failure != nil {
-		return fmt.Errorf("remediate %s: %w", ev.Repository, failure)
+	if o.Status == reconcile.Failed {
+		return fmt.Errorf("remediate %s: %w", ev.Repository, o.Err)
 	}
 	return nil
 }

@@ -10,20 +10,25 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/smithy-go"
+	"github.com/ecr-guard/ecr-guard/internal/fault"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
-// fakeRepos is an in-memory stand-in behind the Repositories interface; the
-// real ECR adapter is exercised against moto in the integration tests.
+// fakeRepos is an in-memory stand-in behind reconcile.Repositories; the
+// real ECR adapter is exercised against moto in the integration tests. The
+// step reads concurrently, so it locks.
 type fakeRepos struct {
+	mu     sync.Mutex
 	repos  map[string]*guard.Repository
 	images []guard.Image // every repository's images
 	calls  []string
@@ -31,16 +36,22 @@ type fakeRepos struct {
 	panic  string           // operation that panics
 }
 
+// op records a call and returns its injected failure; it takes the lock,
+// which the caller releases.
 func (f *fakeRepos) op(name string) error {
+	f.mu.Lock()
 	f.calls = append(f.calls, name)
 	if f.panic == name {
+		f.mu.Unlock()
 		panic("boom in " + name)
 	}
 	return f.fail[name]
 }
 
 func (f *fakeRepos) Describe(_ context.Context, name, _ string) (guard.Repository, error) {
-	if err := f.op("Describe"); err != nil {
+	err := f.op("Describe")
+	defer f.mu.Unlock()
+	if err != nil {
 		return guard.Repository{}, err
 	}
 	r, ok := f.repos[name]
@@ -62,21 +73,31 @@ func (f *fakeRepos) byARN(arn string) *guard.Repository {
 }
 
 func (f *fakeRepos) Tags(_ context.Context, arn string) ([]guard.Tag, error) {
-	if err := f.op("Tags"); err != nil {
+	err := f.op("Tags")
+	defer f.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
-	return f.byARN(arn).Tags, nil
+	r := f.byARN(arn)
+	if r == nil {
+		return nil, fmt.Errorf("tags of %s: %w", arn, guard.ErrRepositoryNotFound)
+	}
+	return r.Tags, nil
 }
 
 func (f *fakeRepos) Lifecycle(_ context.Context, name, _ string) (guard.Lifecycle, error) {
-	if err := f.op("Lifecycle"); err != nil {
+	err := f.op("Lifecycle")
+	defer f.mu.Unlock()
+	if err != nil {
 		return guard.Lifecycle{}, err
 	}
 	return f.repos[name].Lifecycle, nil
 }
 
 func (f *fakeRepos) ImagesPushedSince(_ context.Context, _, _ string, since time.Time, limit int) ([]guard.Image, bool, error) {
-	if err := f.op("ImagesPushedSince"); err != nil {
+	err := f.op("ImagesPushedSince")
+	defer f.mu.Unlock()
+	if err != nil {
 		return nil, false, err
 	}
 	var out []guard.Image
@@ -92,7 +113,9 @@ func (f *fakeRepos) ImagesPushedSince(_ context.Context, _, _ string, since time
 }
 
 func (f *fakeRepos) SetMutability(_ context.Context, name, _ string, s guard.MutabilitySetting) error {
-	if err := f.op("SetMutability"); err != nil {
+	err := f.op("SetMutability")
+	defer f.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	f.repos[name].Mutability, f.repos[name].ExclusionFilters = s.Mutability, s.ExclusionFilters
@@ -100,7 +123,9 @@ func (f *fakeRepos) SetMutability(_ context.Context, name, _ string, s guard.Mut
 }
 
 func (f *fakeRepos) PutLifecycle(_ context.Context, name, _, text string) error {
-	if err := f.op("PutLifecycle"); err != nil {
+	err := f.op("PutLifecycle")
+	defer f.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	f.repos[name].Lifecycle = guard.Lifecycle{Exists: true, Text: text}
@@ -152,7 +177,8 @@ func newFixture(t *testing.T, mutate func(*guard.Rules)) *fixture {
 	}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	now := func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }
-	f.h = New(f.repos, f.pub, metrics.NewEMF(f.metrics, "ecr-guard-remediate", now), rules, guard.Scope{Account: "123456789012", Region: "us-east-1"}, log, now)
+	emf := metrics.NewEMF(f.metrics, "ecr-guard-remediate", now)
+	f.h = New(reconcile.New(reconcile.One{Repositories: f.repos}, rules, emf, now), notify.New(f.pub, emf), emf, FixedScope{Partition: "aws", Account: "123456789012", Region: "us-east-1"}, log)
 	return f
 }
 
@@ -174,8 +200,9 @@ func event(t *testing.T, name string) json.RawMessage {
 }
 
 var (
-	accessDenied = &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized", Fault: smithy.FaultClient}
-	throttled    = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "rate exceeded", Fault: smithy.FaultClient}
+	// As the ECR adapter classifies them (internal/awsfail).
+	accessDenied = &fault.Error{Err: errors.New("api error AccessDeniedException: not authorized"), Code: "AccessDeniedException"}
+	throttled    = &fault.Error{Err: errors.New("api error ThrottlingException: rate exceeded"), Code: "ThrottlingException", Retryable: true}
 )
 
 func TestRejectedEventsMakeNoCallAndLogOneWarning(t *testing.T) {
@@ -253,7 +280,8 @@ func TestRepositoryGoneIsSuccessWithoutNotice(t *testing.T) {
 	if err := f.h.Handle(context.Background(), event(t, "put-image-tag-mutability-mutable.json")); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.pub.sent) != 0 || len(f.repos.calls) != 1 {
+	// The description and the tags are read at once; nothing follows.
+	if calls := slices.Sorted(slices.Values(f.repos.calls)); len(f.pub.sent) != 0 || !slices.Equal(calls, []string{"Describe", "Tags"}) {
 		t.Fatalf("calls %v notices %d", f.repos.calls, len(f.pub.sent))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/remediate"
 	"github.com/ecr-guard/ecr-guard/internal/scenario"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
@@ -55,13 +58,14 @@ func newWorld(t *testing.T, extraEnv map[string]string) *world {
 	w.cfg = cfg
 	viaProxy := moto.AWSConfig(t, w.proxy.URL())
 	log := slog.New(slog.NewJSONHandler(testWriter{t}, nil))
-	w.handler = remediate.New(
-		ecrrepo.New(ecr.NewFromConfig(viaProxy)),
-		snspub.New(sns.NewFromConfig(viaProxy), cfg.TopicARN),
-		metrics.NewEMF(testWriter{t}, "ecr-guard-test", time.Now),
-		cfg.Rules, scenario.Scope, log, time.Now,
-	)
+	w.handler = newHandler(ecrrepo.New(ecr.NewFromConfig(viaProxy)), snspub.New(sns.NewFromConfig(viaProxy), cfg.TopicARN),
+		metrics.NewEMF(testWriter{t}, "ecr-guard-test", time.Now), cfg.Rules, log)
 	return w
+}
+
+// newHandler wires the handler as functions/remediate/main.go does.
+func newHandler(repos *ecrrepo.Client, pub *snspub.Publisher, emf *metrics.EMF, rules guard.Rules, log *slog.Logger) *remediate.Handler {
+	return remediate.New(reconcile.New(reconcile.One{Repositories: repos}, rules, emf, time.Now), notify.New(pub, emf), emf, remediate.FixedScope(scenario.Scope), log)
 }
 
 type testWriter struct{ t *testing.T }
@@ -298,7 +302,7 @@ func TestEventReadsOnlyWhatTheRulesNeed(t *testing.T) {
 	for _, c := range w.proxy.Calls() {
 		ops = append(ops, c.Operation)
 	}
-	if strings.Join(ops, ",") != "DescribeRepositories,ListTagsForResource" {
+	if slices.Sort(ops); strings.Join(ops, ",") != "DescribeRepositories,ListTagsForResource" {
 		t.Fatalf("calls = %v, want DescribeRepositories and ListTagsForResource only", ops)
 	}
 }

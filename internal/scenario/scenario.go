@@ -25,7 +25,7 @@ import (
 
 // Scope is the account and region of every sample: where the function under
 // test runs (moto's default account).
-var Scope = guard.Scope{Account: "123456789012", Region: "us-east-1"}
+var Scope = guard.Scope{Partition: "aws", Account: "123456789012", Region: "us-east-1"}
 
 // SelfRoleARN is the role the sample of ecr-guard's own call carries.
 const SelfRoleARN = "arn:aws:iam::123456789012:role/ecr-guard-RemediatorFunctionRole-1A2B3C4D5E6F"

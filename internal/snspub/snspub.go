@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
+	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
@@ -44,7 +45,7 @@ func (p *Publisher) Publish(ctx context.Context, m notice.Message) (string, erro
 		MessageAttributes: attrs,
 	})
 	if err != nil {
-		return "", fmt.Errorf("sns Publish to %s: %w", p.topicARN, err)
+		return "", fmt.Errorf("sns Publish to %s: %w", p.topicARN, awsfail.Classify(err))
 	}
 	return aws.ToString(out.MessageId), nil
 }

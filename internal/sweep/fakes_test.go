@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,11 +14,14 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
-// fakeECR is an in-memory registry behind the Repositories interface; the
-// real adapter is exercised against moto in the integration tests.
+// fakeECR is an in-memory registry behind the Lister and
+// reconcile.Repositories interfaces; the real adapter is exercised against
+// moto in the integration tests.
 type fakeECR struct {
 	mu       sync.Mutex
 	order    []string
@@ -115,6 +119,25 @@ func (f *fakeECR) ListPage(_ context.Context, token string) ([]guard.Repository,
 		next = strconv.Itoa(end)
 	}
 	return page, next, nil
+}
+
+// Describe is never called by the sweep (it lists); it is here to satisfy
+// reconcile.Repositories.
+func (f *fakeECR) Describe(_ context.Context, name, _ string) (guard.Repository, error) {
+	r, err := f.op("Describe", name)
+	if err != nil {
+		return guard.Repository{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := *r
+	c.Tags, c.Lifecycle = nil, guard.Lifecycle{}
+	return c, nil
+}
+
+// ImagesPushedSince is for the event path only.
+func (f *fakeECR) ImagesPushedSince(context.Context, string, string, time.Time, int) ([]guard.Image, bool, error) {
+	return nil, false, errors.New("the sweep lists no images")
 }
 
 func (f *fakeECR) Tags(_ context.Context, arn string) ([]guard.Tag, error) {
@@ -278,11 +301,40 @@ func newFixture(t testing.TB, pageSize int, rules guard.Rules, opt Options) *fix
 	if opt.Now == nil {
 		opt.Now = f.clock.Now
 	}
-	if opt.Account == "" {
-		opt.Account, opt.Region = "123456789012", "us-east-1"
-	}
-	f.s = New(f.ecr, f.pub, f.next, metrics.NewEMF(f.emf, "ecr-guard-sweep", opt.Now), rules, log, opt)
+	f.s = wire(f.ecr, f.pub, f.next, metrics.NewEMF(f.emf, "ecr-guard-sweep", opt.Now), rules, log, opt)
 	return f
+}
+
+// pager is the client of the one registry a test sweeps: it lists, reads
+// and writes, as ecrrepo.Client does (or a wrapper of it).
+type pager interface {
+	reconcile.Repositories
+	ListPage(ctx context.Context, token string) ([]guard.Repository, string, error)
+}
+
+// single makes a pager the one target of a sweep, in the samples' account
+// and region.
+type single struct{ pager }
+
+func (single) Targets(context.Context) ([]Target, error) {
+	return []Target{{Account: "123456789012", Region: "us-east-1"}}, nil
+}
+
+func (s single) ListPage(ctx context.Context, _ Target, token string) ([]guard.Repository, string, error) {
+	return s.pager.ListPage(ctx, token)
+}
+
+// wire builds a Sweeper as functions/sweep/main.go does, in the samples'
+// account and region unless opt names a scope.
+func wire(repos pager, pub notify.Publisher, next Continuer, emf *metrics.EMF, rules guard.Rules, log *slog.Logger, opt Options) *Sweeper {
+	if opt.Scope.Account == "" {
+		opt.Scope = guard.Scope{Partition: "aws", Account: "123456789012", Region: "us-east-1"}
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	return New(single{repos}, reconcile.New(reconcile.One{Repositories: repos}, rules, emf, now), notify.New(pub, emf), next, emf, log, opt)
 }
 
 // metricTotals sums the EMF lines written so far by metric name.

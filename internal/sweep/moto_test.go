@@ -109,12 +109,11 @@ func newMotoSweep(tb testing.TB) *motoSweep {
 	}
 }
 
-func (m *motoSweep) sweeper(repos Repositories, log *slog.Logger, opt Options) *Sweeper {
+func (m *motoSweep) sweeper(repos pager, log *slog.Logger, opt Options) *Sweeper {
 	if repos == nil {
 		repos = m.repos
 	}
-	opt.Account, opt.Region = "123456789012", testenv.Region
-	return New(repos, m.pub, m.next, metrics.NewEMF(io.Discard, "ecr-guard-sweep", time.Now), m.rules, log, opt)
+	return wire(repos, m.pub, m.next, metrics.NewEMF(io.Discard, "ecr-guard-sweep", time.Now), m.rules, log, opt)
 }
 
 // notices receives what was published since the last call, one notice per

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/ecr-guard/ecr-guard/internal/awsfail"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
@@ -67,7 +68,7 @@ func TestSweepFixesExactlyTheNonCompliantRepositories(t *testing.T) {
 		}
 	}
 	msg, doc := digest(t, f.pub)
-	if want := wantCounts(plan); doc.Counts != want || res.Counts != want {
+	if want := wantCounts(plan); doc.Counts != want || notice.SweepCounts(res.Counts) != want {
 		t.Errorf("digest counts %+v\nresult counts %+v\nwant %+v", doc.Counts, res.Counts, want)
 	}
 	if doc.Kind != "SWEEP_REPORT" || doc.Severity != "HIGH" || doc.DryRun || !doc.Complete || doc.Invocations != 1 || doc.Truncated != 0 {
@@ -188,7 +189,8 @@ func TestSweepCallsOnlyWhatTheRulesNeed(t *testing.T) {
 }
 
 func apiError(code string) error {
-	return &smithy.GenericAPIError{Code: code, Message: code + " for the test"}
+	// As the adapters return it: classified.
+	return awsfail.Classify(&smithy.GenericAPIError{Code: code, Message: code + " for the test"})
 }
 
 func TestFailuresDoNotStopTheSweep(t *testing.T) {
@@ -247,14 +249,29 @@ func TestFailuresDoNotStopTheSweep(t *testing.T) {
 	}
 }
 
-func TestListFailureFailsTheLink(t *testing.T) {
+// A listing that is throttled past the SDK's retries fails the link
+// (Lambda retries it from its payload); one refused for good names the
+// registry in a CRITICAL digest, and the sweep goes on.
+func TestListFailures(t *testing.T) {
 	f := newFixture(t, 5, testRules(t), Options{})
-	f.ecr.listErr = apiError("AccessDeniedException")
-	if _, err := f.s.Handle(context.Background(), Payload{}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+	f.ecr.listErr = apiError("ThrottlingException")
+	if _, err := f.s.Handle(context.Background(), Payload{}); err == nil || !strings.Contains(err.Error(), "Throttling") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(f.pub.sent) != 0 || len(f.next.payloads) != 0 {
-		t.Errorf("a failed listing published %d notices and continued %d times", len(f.pub.sent), len(f.next.payloads))
+		t.Errorf("a throttled listing published %d notices and continued %d times", len(f.pub.sent), len(f.next.payloads))
+	}
+
+	f = newFixture(t, 5, testRules(t), Options{})
+	f.ecr.listErr = apiError("AccessDeniedException")
+	res, err := f.s.Handle(context.Background(), Payload{})
+	if err != nil || res.Status != StatusComplete {
+		t.Fatalf("Handle = %+v, %v", res, err)
+	}
+	_, doc := digest(t, f.pub)
+	if doc.Severity != "CRITICAL" || len(doc.FailedTargets) != 1 || doc.FailedTargets[0].Account != "123456789012" ||
+		!strings.Contains(doc.FailedTargets[0].Error, "AccessDenied") {
+		t.Fatalf("digest %+v", doc)
 	}
 }
 
@@ -473,7 +490,7 @@ func TestEveryLinkMakesProgress(t *testing.T) {
 }
 
 func TestMargin(t *testing.T) {
-	s := New(nil, nil, nil, nil, guard.Rules{}, nil, Options{})
+	s := New(nil, nil, nil, nil, nil, nil, Options{})
 	for _, tt := range []struct{ total, want time.Duration }{
 		{900 * time.Second, 90 * time.Second},
 		{60 * time.Second, 10 * time.Second},

@@ -7,11 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Region and the static credentials every harness config uses.
@@ -44,13 +44,19 @@ func StartMoto(tb T) *Moto {
 	return m
 }
 
+// Runner is what RunWithMoto needs of a *testing.M. It is an interface so
+// that this package does not import testing outside its tests, and binaries
+// built from it (make demo) do not link the test framework.
+type Runner interface{ Run() int }
+
 // RunWithMoto is a TestMain helper: it starts one moto server for the whole
-// test binary, stores it in *shared, runs the tests, stops moto and exits.
-// Tests sharing it should call shared.Reset or use unique resource names.
+// test binary, stores it in *shared, runs the tests (m is the *testing.M),
+// stops moto and exits. Tests sharing it should call shared.Reset or use
+// unique resource names.
 //
 //	var moto *testenv.Moto
 //	func TestMain(m *testing.M) { testenv.RunWithMoto(m, &moto) }
-func RunWithMoto(m *testing.M, shared **Moto) {
+func RunWithMoto(m Runner, shared **Moto) {
 	moto, err := startMoto()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
@@ -142,6 +148,26 @@ func (m *Moto) AWSConfig(tb T, endpoint string) aws.Config {
 		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		BaseEndpoint: aws.String(endpoint),
 	}
+}
+
+// AccountConfig returns a config that acts as account in region, through
+// endpoint: moto answers STS AssumeRole on arn:aws:iam::ACCOUNT:role/... with
+// credentials that act as that account, whose ECR and SNS state is its own
+// (per account and region).
+func (m *Moto) AccountConfig(tb T, endpoint, account, region string) aws.Config {
+	tb.Helper()
+	out, err := sts.NewFromConfig(m.AWSConfig(tb, endpoint)).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn:         aws.String("arn:aws:iam::" + account + ":role/testenv"),
+		RoleSessionName: aws.String("testenv"),
+	})
+	if err != nil {
+		tb.Fatalf("testenv: assume a role in account %s: %v", account, err)
+	}
+	cfg := m.AWSConfig(tb, endpoint)
+	cfg.Region = region
+	c := out.Credentials
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	return cfg
 }
 
 // Env returns KEY=value pairs that point an SDK in a child process (e.g. a

@@ -64,6 +64,7 @@ func DelayFault(d time.Duration) Fault { return Fault{delay: d} }
 
 type faultRule struct {
 	op    string
+	body  string // the request body must contain it ("" matches any)
 	fault Fault
 	times int // remaining matching requests; -1 = unlimited
 }
@@ -94,9 +95,16 @@ func (p *Proxy) URL() string { return p.srv.URL }
 // injected; a request gets the first rule with matches left, so faults on
 // one operation can be queued.
 func (p *Proxy) InjectFault(op string, f Fault, times int) {
+	p.InjectFaultIf(op, "", f, times)
+}
+
+// InjectFaultIf is InjectFault for the requests whose body contains
+// bodyContains too, e.g. the one account whose AssumeRole is refused
+// (the RoleArn, URL-encoded in the body, holds the account id).
+func (p *Proxy) InjectFaultIf(op, bodyContains string, f Fault, times int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.faults = append(p.faults, &faultRule{op: op, fault: f, times: times})
+	p.faults = append(p.faults, &faultRule{op: op, body: bodyContains, fault: f, times: times})
 }
 
 // ClearFaults removes all injected faults.
@@ -188,7 +196,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.calls = append(p.calls, &call)
 	var fault *Fault
 	for _, rule := range p.faults {
-		if rule.times != 0 && call.matches(rule.op) {
+		if rule.times != 0 && call.matches(rule.op) && bytes.Contains(call.Body, []byte(rule.body)) {
 			if rule.times > 0 {
 				rule.times--
 			}

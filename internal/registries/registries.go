@@ -1,0 +1,185 @@
+// Package registries resolves the ECR client for an account and region, in
+// one place for both functions: the function's own credentials in its own
+// account, the member role's (MEMBER_ROLE_NAME, in an organization)
+// anywhere else, assumed with STS AssumeRole (session name ecr-guard).
+// Credentials are cached per account until shortly before they expire;
+// clients per account and region live for the warm container. A cold start
+// assumes nothing. It also tells the sweep which registries to cover.
+package registries
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/ecr-guard/ecr-guard/internal/awsfail"
+	"github.com/ecr-guard/ecr-guard/internal/ecrrepo"
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
+	"github.com/ecr-guard/ecr-guard/internal/sweep"
+)
+
+// SessionName names ecr-guard's sessions in member accounts' CloudTrail.
+const SessionName = "ecr-guard"
+
+// expiryWindow renews credentials this long before they expire, so no call
+// starts with credentials about to lapse.
+const expiryWindow = 5 * time.Minute
+
+// Options say where a Resolver may act beyond the function's own account.
+type Options struct {
+	// MemberRole is the role assumed in other accounts (MEMBER_ROLE_NAME);
+	// empty means the function acts in its own account only.
+	MemberRole string
+	// Accounts are the accounts the sweep covers (TARGET_ACCOUNTS); empty
+	// means every ACTIVE account of the organization.
+	Accounts []string
+	// ECR configures every ECR client made, e.g. a rate limit per account
+	// and region for the sweep (ECR's quotas are per account and region).
+	ECR func(account, region string) []func(*ecr.Options)
+}
+
+// Resolver hands out clients per account and region.
+type Resolver struct {
+	cfg   aws.Config
+	sts   *sts.Client
+	org   *organizations.Client
+	scope func(context.Context) (guard.Scope, error)
+	opt   Options
+
+	mu      sync.Mutex
+	creds   map[string]*aws.CredentialsCache // account -> member role credentials
+	clients map[[2]string]*ecrrepo.Client    // account, region -> client
+}
+
+// New returns a Resolver for the function whose scope scope tells (e.g.
+// callerid.Resolver.Scope).
+func New(cfg aws.Config, scope func(context.Context) (guard.Scope, error), opt Options) *Resolver {
+	return &Resolver{
+		cfg: cfg, sts: sts.NewFromConfig(cfg), org: organizations.NewFromConfig(cfg), scope: scope, opt: opt,
+		creds: map[string]*aws.CredentialsCache{}, clients: map[[2]string]*ecrrepo.Client{},
+	}
+}
+
+// For returns the client for account's registry in region. In another
+// account it first makes sure the member role can be assumed, so a refusal
+// is its own classified error naming the role and the account (AccessDenied
+// is permanent: the member stack is missing or broken; throttling is
+// retryable), not a failure of whatever ECR call came first.
+func (r *Resolver) For(ctx context.Context, account, region string) (reconcile.Repositories, error) {
+	return r.client(ctx, account, region)
+}
+
+func (r *Resolver) client(ctx context.Context, account, region string) (*ecrrepo.Client, error) {
+	own, err := r.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var creds aws.CredentialsProvider = r.cfg.Credentials
+	if account != own.Account {
+		if r.opt.MemberRole == "" {
+			return nil, fmt.Errorf("account %s is not this function's (%s) and MEMBER_ROLE_NAME is not set", account, own.Account)
+		}
+		roleARN := "arn:" + own.Partition + ":iam::" + account + ":role/" + r.opt.MemberRole
+		cache := r.memberCredentials(account, roleARN)
+		// Not under the lock: the cache is safe for concurrent use and
+		// makes one AssumeRole call for concurrent callers.
+		if _, err := cache.Retrieve(ctx); err != nil {
+			return nil, fmt.Errorf("assume role %s (account %s): %w", roleARN, account, awsfail.Classify(err))
+		}
+		creds = cache
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := [2]string{account, region}
+	if c, ok := r.clients[key]; ok {
+		return c, nil
+	}
+	opts := []func(*ecr.Options){func(o *ecr.Options) { o.Region, o.Credentials = region, creds }}
+	if r.opt.ECR != nil {
+		opts = append(opts, r.opt.ECR(account, region)...)
+	}
+	c := ecrrepo.New(ecr.NewFromConfig(r.cfg, opts...))
+	r.clients[key] = c
+	return c, nil
+}
+
+func (r *Resolver) memberCredentials(account, roleARN string) *aws.CredentialsCache {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cache, ok := r.creds[account]
+	if !ok {
+		cache = aws.NewCredentialsCache(
+			stscreds.NewAssumeRoleProvider(r.sts, roleARN, func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = SessionName }),
+			func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = expiryWindow })
+		r.creds[account] = cache
+	}
+	return cache
+}
+
+// ListPage reads one page of t's repositories (see ecrrepo.Client.ListPage).
+func (r *Resolver) ListPage(ctx context.Context, t sweep.Target, token string) ([]guard.Repository, string, error) {
+	c, err := r.client(ctx, t.Account, t.Region)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.ListPage(ctx, token)
+}
+
+// Targets are the registries a sweep covers, as (account, region) pairs in
+// a stable order: the function's own account, or the organization's
+// accounts (TARGET_ACCOUNTS, else every ACTIVE one, paged), in each of its
+// regions.
+func (r *Resolver) Targets(ctx context.Context) ([]sweep.Target, error) {
+	own, err := r.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	accounts := []string{own.Account}
+	if own.Organization {
+		if accounts, err = r.accounts(ctx); err != nil {
+			return nil, err
+		}
+	}
+	regions := own.Regions
+	if len(regions) == 0 {
+		regions = []string{own.Region}
+	}
+	var targets []sweep.Target
+	for _, a := range accounts {
+		for _, region := range regions {
+			targets = append(targets, sweep.Target{Account: a, Region: region})
+		}
+	}
+	return targets, nil
+}
+
+func (r *Resolver) accounts(ctx context.Context) ([]string, error) {
+	if len(r.opt.Accounts) > 0 {
+		return slices.Sorted(slices.Values(r.opt.Accounts)), nil
+	}
+	var accounts []string
+	pages := organizations.NewListAccountsPaginator(r.org, &organizations.ListAccountsInput{})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("organizations ListAccounts: %w", awsfail.Classify(err))
+		}
+		for _, a := range out.Accounts {
+			if a.Status == orgtypes.AccountStatusActive {
+				accounts = append(accounts, aws.ToString(a.Id))
+			}
+		}
+	}
+	slices.Sort(accounts)
+	return accounts, nil
+}
