@@ -10,7 +10,7 @@ STRESS_RUNS ?= 5
 
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: all tools staticcheck build test unit fuzz lint stress bench demo clean build-RemediateFunction build-SweepFunction
+.PHONY: all tools staticcheck build test unit fuzz lint stress bench demo member-template clean build-RemediateFunction build-SweepFunction
 
 all: test
 
@@ -78,6 +78,11 @@ bench: tools
 ## demo: start moto, run the built function under the RIE, send events/ samples, print what happened.
 demo: tools
 	$(GO) run ./internal/demo
+
+## member-template: the Scope=organization member template (the TemplateBody of template.yaml's
+## StackSet) in .build/member-template.yaml, for the management account, which the StackSet skips.
+member-template:
+	$(GO) run ./internal/membertemplate -o .build/member-template.yaml
 
 clean:
 	rm -rf .build .aws-sam

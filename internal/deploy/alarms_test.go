@@ -33,9 +33,10 @@ func checkAlarmActions(tmpl map[string]any) []string {
 }
 
 func TestEveryAlarmHasAnAction(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkAlarmActions(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkAlarmActions(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }
 
@@ -83,8 +84,9 @@ func checkRequiredAlarms(tmpl map[string]any) []string {
 }
 
 func TestRequiredAlarmsExist(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkRequiredAlarms(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkRequiredAlarms(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,41 +80,93 @@ func variant(t *testing.T, s sample, suffix, field, value string) sample {
 	return v
 }
 
-// TestRulePatternDeliversExactlyTheHandledEvents creates the EventBridge rule
-// from template.yaml's pattern in moto, puts every events/ sample (and
-// variants from other sources and of other kinds) on the default bus, and
-// checks that exactly the handled, successful ECR calls reach the target.
+// rulePatterns returns the pattern of every rule ecr-guard deploys: the
+// default bus's (Scope=account), the central bus's (Scope=organization) and
+// the member template's forward rule, keyed by a rule name for moto.
+func rulePatterns(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	raw, err := deploy.LoadTemplate(filepath.Join(testenv.ModuleRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	account, err := deploy.Resolve(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accountPattern, err := deploy.RulePattern(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := deploy.Resolve(raw, map[string]string{"Scope": "organization", "OrganizationId": "o-exampleorg1", "TargetOrganizationalUnits": "r-ab12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgPatterns, err := deploy.RulePatterns(org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := deploy.MemberTemplate(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := deploy.ParseTemplate([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err = deploy.Resolve(member, map[string]string{"AWS::AccountId": "222222222222", "AWS::Region": "eu-west-1", "IamRegion": "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	memberPattern, err := deploy.RulePattern(member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{"account": accountPattern, "member-forward": memberPattern}
+	for where, p := range orgPatterns {
+		if where != "EcrApiCallRule" {
+			out["organization-"+where] = p
+		}
+	}
+	if len(out) != 3 {
+		t.Fatalf("want the account, central and member rules, got %v", out)
+	}
+	return out
+}
+
+// TestRulePatternDeliversExactlyTheHandledEvents creates each EventBridge
+// rule ecr-guard deploys (the default bus's, the central bus's and the
+// member template's; their patterns are equal, see TestRulePatternsAreEqual)
+// in moto, each with its own queue, puts every events/ sample (and variants
+// from other sources and of other kinds) on the default bus, and checks that
+// exactly the handled, successful ECR calls reach each target.
 func TestRulePatternDeliversExactlyTheHandledEvents(t *testing.T) {
-	tmpl, err := deploy.LoadTemplate(filepath.Join(testenv.ModuleRoot(t), "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pattern, err := deploy.RulePattern(tmpl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	patternJSON, err := json.Marshal(pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
+	patterns := rulePatterns(t)
 
 	moto := testenv.StartMoto(t)
 	cfg := moto.AWSConfig(t, moto.URL())
 	ctx := context.Background()
 	eb, q := eventbridge.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
-	queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("rule-target")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("ecr-guard"), EventPattern: aws.String(string(patternJSON))}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("ecr-guard"), Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(attrs.Attributes["QueueArn"])}}}); err != nil {
-		t.Fatal(err)
+	queues := map[string]*string{}
+	for name, pattern := range patterns {
+		patternJSON, err := json.Marshal(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queue, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-target")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(name), EventPattern: aws.String(string(patternJSON))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(name), Targets: []ebtypes.Target{{Id: aws.String("q"), Arn: aws.String(attrs.Attributes["QueueArn"])}}}); err != nil {
+			t.Fatal(err)
+		}
+		queues[name] = queue.QueueUrl
 	}
 
 	samples := loadSamples(t)
@@ -147,34 +200,55 @@ func TestRulePatternDeliversExactlyTheHandledEvents(t *testing.T) {
 		t.Fatalf("the samples must include handled and unhandled events: %d of %d handled", len(want), len(all))
 	}
 
-	// Receive until nothing more arrives, so stray deliveries show up too.
-	got := map[string]bool{}
-	for quiet := 0; quiet < 2; {
-		msgs, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs.Messages) == 0 {
-			quiet++
-		}
-		for _, m := range msgs.Messages {
-			var ev struct {
-				Detail struct{ EventID string } `json:"detail"`
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-				t.Fatalf("delivered body is not an event: %s", aws.ToString(m.Body))
-			}
-			got[ev.Detail.EventID] = true
-		}
+	// Receive from every queue at once until nothing more arrives, so stray
+	// deliveries show up too.
+	type delivered struct {
+		name string
+		ids  map[string]bool
+		err  error
 	}
-	for id := range want {
-		if !got[id] {
-			t.Errorf("handled event %s was not delivered", id)
-		}
+	results := make(chan delivered, len(queues))
+	for name, queueURL := range queues {
+		go func() {
+			got := map[string]bool{}
+			for quiet := 0; quiet < 2; {
+				msgs, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+				if err != nil {
+					results <- delivered{name, nil, err}
+					return
+				}
+				if len(msgs.Messages) == 0 {
+					quiet++
+				}
+				for _, m := range msgs.Messages {
+					var ev struct {
+						Detail struct{ EventID string } `json:"detail"`
+					}
+					if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+						results <- delivered{name, nil, fmt.Errorf("delivered body is not an event: %s", aws.ToString(m.Body))}
+						return
+					}
+					got[ev.Detail.EventID] = true
+				}
+			}
+			results <- delivered{name, got, nil}
+		}()
 	}
-	for id := range got {
-		if !want[id] {
-			t.Errorf("event %s was delivered but must not be", id)
+	for range queues {
+		r := <-results
+		if r.err != nil {
+			t.Errorf("%s: %v", r.name, r.err)
+			continue
+		}
+		for id := range want {
+			if !r.ids[id] {
+				t.Errorf("%s: handled event %s was not delivered", r.name, id)
+			}
+		}
+		for id := range r.ids {
+			if !want[id] {
+				t.Errorf("%s: event %s was delivered but must not be", r.name, id)
+			}
 		}
 	}
 }

@@ -42,7 +42,7 @@ func checkFunction(tmpl map[string]any) []string {
 		bad("%s RetentionInDays is %v, want !Ref LogRetentionDays", logGroupID, v)
 	}
 
-	wantEnv := ruleEnv()
+	wantEnv := ruleEnv(isOrganization(tmpl))
 	wantEnv["SELF_ROLE_ARN"] = sub("${" + roleID + ".Arn},${SweepFunctionRole.Arn}")
 	gotEnv, _ := lookup(p, "Environment", "Variables").(map[string]any)
 	if !equal(gotEnv, wantEnv) {
@@ -81,10 +81,18 @@ func checkFunction(tmpl map[string]any) []string {
 	return problems
 }
 
-// ruleEnv is the environment both functions share: the topic and the rule
-// settings, each wired from its parameter.
-func ruleEnv() map[string]any {
+// ruleEnv is the environment both functions share in a Resolve'd template:
+// the topic, the rule settings, each wired from its parameter, and where to
+// act: MEMBER_ROLE_NAME (empty with Scope=account) and TARGET_REGIONS (empty,
+// the function's region, unless TargetRegions is set).
+func ruleEnv(organization bool) map[string]any {
+	memberRole := any("")
+	if organization {
+		memberRole = ref("MemberRoleName")
+	}
 	return map[string]any{
+		"MEMBER_ROLE_NAME":            memberRole,
+		"TARGET_REGIONS":              map[string]any{"Fn::Join": []any{",", ref("TargetRegions")}},
 		"SNS_TOPIC_ARN":               ref(topicID),
 		"EXEMPT_TAGS":                 ref("ExemptTags"),
 		"EXEMPT_REPOSITORY_PATTERNS":  ref("ExemptRepositoryPatterns"),
@@ -98,9 +106,10 @@ func ruleEnv() map[string]any {
 }
 
 func TestFunctionConfiguration(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkFunction(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkFunction(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }
 
@@ -147,9 +156,11 @@ func checkSweepFunction(tmpl map[string]any) []string {
 	}
 
 	// The same rule settings as the event path, plus the sweep's pacing.
-	wantEnv := ruleEnv()
+	wantEnv := ruleEnv(isOrganization(tmpl))
 	wantEnv["SWEEP_CONCURRENCY"] = ref("SweepConcurrency")
 	wantEnv["SWEEP_MAX_TPS"] = ref("SweepMaxTps")
+	// Empty: every ACTIVE account of the organization.
+	wantEnv["TARGET_ACCOUNTS"] = map[string]any{"Fn::Join": []any{",", ref("TargetAccounts")}}
 	gotEnv, _ := lookup(p, "Environment", "Variables").(map[string]any)
 	if !equal(gotEnv, wantEnv) {
 		bad("%s environment is %v, want %v", sweepFunctionID, gotEnv, wantEnv)
@@ -196,8 +207,9 @@ func checkSweepFunction(tmpl map[string]any) []string {
 }
 
 func TestSweepFunctionConfiguration(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkSweepFunction(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkSweepFunction(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }

@@ -71,6 +71,9 @@ func policyDocuments(tmpl map[string]any) ([]policyDoc, error) {
 			}
 		case "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy":
 			docs = append(docs, policyDoc{id, resourcePolicy, "", props["PolicyDocument"]})
+		case "AWS::Events::EventBusPolicy":
+			// One statement, given as the Statement property.
+			docs = append(docs, policyDoc{id, resourcePolicy, "", map[string]any{"Statement": props["Statement"]}})
 		case "AWS::KMS::Key":
 			docs = append(docs, policyDoc{id + ".KeyPolicy", keyPolicy, "", props["KeyPolicy"]})
 		}
@@ -162,8 +165,10 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 		return []string{err.Error()}
 	}
 
+	org := isOrganization(tmpl)
 	ecrActions := map[string]map[string]bool{} // role -> ECR actions allowed
 	hasPublish, hasLogs, hasInvoke := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	hasAssume, hasListAccounts := map[string]bool{}, map[string]bool{}
 	for _, d := range docs {
 		stmts, err := statements(d)
 		if err != nil {
@@ -197,7 +202,9 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 					bad("%s: no Resource", s.where)
 				}
 				for _, r := range s.resource {
-					if r == "*" {
+					// organizations:ListAccounts has no resource-level
+					// permissions; it is checked below.
+					if r == "*" && !reflect.DeepEqual(s.actions, []string{"organizations:ListAccounts"}) {
 						bad("%s: Resource \"*\" in an identity policy", s.where)
 					}
 				}
@@ -217,8 +224,8 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 					}
 				}
 			}
-			if hasECR && !(len(s.resource) == 1 && equal(s.resource[0], sub(ecrRepositoryARN))) {
-				bad("%s: ECR statement Resource is %v, want exactly !Sub %s", s.where, s.resource, ecrRepositoryARN)
+			if want := ownECRResource(tmpl); hasECR && !(len(s.resource) == 1 && equal(s.resource[0], sub(want))) {
+				bad("%s: ECR statement Resource is %v, want exactly !Sub %s", s.where, s.resource, want)
 			}
 			if d.kind != identityPolicy {
 				continue
@@ -236,6 +243,30 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 					if !(len(s.resource) == 1 && equal(s.resource[0], sub(sweepFunctionARN))) {
 						bad("%s: lambda:InvokeFunction Resource is %v, want exactly !Sub %s (the sweep itself)", s.where, s.resource, sweepFunctionARN)
 					}
+				case a == "sts:AssumeRole":
+					// Scope=organization only: the member role, in any account.
+					if !isFunctionRole || !org {
+						bad("%s: sts:AssumeRole granted to %s; only the function roles may assume, and only with Scope=organization", s.where, d.role)
+						continue
+					}
+					hasAssume[d.role] = true
+					if !(len(s.resource) == 1 && equal(s.resource[0], sub(memberRoleARN))) {
+						bad("%s: sts:AssumeRole Resource is %v, want exactly !Sub %s (the member role)", s.where, s.resource, memberRoleARN)
+					}
+				case strings.HasPrefix(strings.ToLower(a), "sts:"):
+					bad("%s: unexpected STS action %q", s.where, a)
+				case a == "organizations:ListAccounts":
+					// Scope=organization only: the sweep lists the accounts.
+					if !isFunctionRole || !spec.listAccounts || !org {
+						bad("%s: organizations:ListAccounts granted to %s; only the sweep role may list accounts, and only with Scope=organization", s.where, d.role)
+						continue
+					}
+					hasListAccounts[d.role] = true
+					if !(len(s.actions) == 1 && len(s.resource) == 1 && s.resource[0] == "*") {
+						bad("%s: organizations:ListAccounts must be alone in its statement, on Resource \"*\" (actions %v, Resource %v)", s.where, s.actions, s.resource)
+					}
+				case strings.HasPrefix(strings.ToLower(a), "organizations:"):
+					bad("%s: unexpected Organizations action %q", s.where, a)
 				case !isFunctionRole:
 				case a == "sns:Publish":
 					hasPublish[d.role] = true
@@ -276,6 +307,12 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 		if spec.invokeSelf && !hasInvoke[role] {
 			bad("function role %s cannot invoke its own function to continue the sweep", role)
 		}
+		if org && !hasAssume[role] {
+			bad("function role %s cannot assume the member role with Scope=organization", role)
+		}
+		if org && spec.listAccounts && !hasListAccounts[role] {
+			bad("function role %s cannot list the organization's accounts with Scope=organization", role)
+		}
 		// The function roles must not pick up broad AWS-managed policies.
 		if mp := Properties(all[role])["ManagedPolicyArns"]; mp != nil {
 			bad("%s has ManagedPolicyArns %v; use scoped inline policies", role, mp)
@@ -289,8 +326,9 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 }
 
 func TestTemplateIAMIsLeastPrivilege(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkLeastPrivilege(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkLeastPrivilege(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }

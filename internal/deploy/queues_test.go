@@ -62,13 +62,16 @@ func checkFailureQueues(tmpl map[string]any) []string {
 }
 
 func TestFailureQueuesEncrypted(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkFailureQueues(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkFailureQueues(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }
 
-// checkRuleDLQPolicy: EventBridge may send to the rule DLQ only for our rule.
+// checkRuleDLQPolicy: EventBridge may send to the rule DLQ only for our
+// rules (one statement per rule: the default bus's, and with
+// Scope=organization the central bus's).
 func checkRuleDLQPolicy(tmpl map[string]any) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -77,10 +80,10 @@ func checkRuleDLQPolicy(tmpl map[string]any) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	if len(rules) != 1 {
-		return []string{fmt.Sprintf("want exactly one AWS::Events::Rule, found %v", sortedKeys(rules))}
+	if len(rules) == 0 {
+		return []string{"no AWS::Events::Rule"}
 	}
-	ruleID := sortedKeys(rules)[0]
+	allowedFor := map[string]int{} // rule -> Allow statements naming it
 
 	policies, _ := ResourcesOfType(tmpl, "AWS::SQS::QueuePolicy")
 	allowed := 0
@@ -109,21 +112,35 @@ func checkRuleDLQPolicy(tmpl map[string]any) []string {
 			if !(len(s.resource) == 1 && equal(s.resource[0], getAtt(ruleDLQ, "Arn"))) {
 				bad("%s: Resource is %v, want !GetAtt %s.Arn", s.where, s.resource, ruleDLQ)
 			}
-			want := map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": getAtt(ruleID, "Arn")}}
-			if !equal(s.raw["Condition"], want) {
-				bad("%s: Condition is %v, want %v", s.where, s.raw["Condition"], want)
+			named := ""
+			for _, ruleID := range sortedKeys(rules) {
+				want := map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": getAtt(ruleID, "Arn")}}
+				if equal(s.raw["Condition"], want) {
+					named = ruleID
+				}
 			}
+			if named == "" {
+				bad("%s: Condition is %v, want ArnEquals aws:SourceArn !GetAtt <rule>.Arn of one of %v", s.where, s.raw["Condition"], sortedKeys(rules))
+				continue
+			}
+			allowedFor[named]++
 		}
 	}
 	if allowed == 0 {
 		bad("no AWS::SQS::QueuePolicy allows EventBridge to send to %s", ruleDLQ)
 	}
+	for _, ruleID := range sortedKeys(rules) {
+		if allowedFor[ruleID] != 1 {
+			bad("%d Allow statements of the %s policy name rule %s, want 1", allowedFor[ruleID], ruleDLQ, ruleID)
+		}
+	}
 	return problems
 }
 
 func TestRuleDeadLetterQueuePolicy(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkRuleDLQPolicy(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkRuleDLQPolicy(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }

@@ -7,11 +7,31 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
+// checkRulePattern: every rule of the template has the same pattern, which
+// matches exactly the handled, successful ECR calls.
 func checkRulePattern(tmpl map[string]any) []string {
-	pattern, err := RulePattern(tmpl)
+	patterns, err := RulePatterns(tmpl)
 	if err != nil {
 		return []string{err.Error()}
 	}
+	if len(patterns) == 0 {
+		return []string{"no EventBridge rule with an event pattern"}
+	}
+	var problems []string
+	where := sortedKeys(patterns)
+	for _, w := range where {
+		for _, p := range checkPattern(patterns[w]) {
+			problems = append(problems, w+": "+p)
+		}
+		if !equal(patterns[w], patterns[where[0]]) {
+			problems = append(problems, fmt.Sprintf("%s's pattern %v differs from %s's %v", w, patterns[w], where[0], patterns[where[0]]))
+		}
+	}
+	return problems
+}
+
+// checkPattern: the pattern matches exactly the handled, successful ECR calls.
+func checkPattern(pattern map[string]any) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
@@ -70,26 +90,79 @@ func TestRulePatternMatchesHandledEvents(t *testing.T) {
 	if len(guard.HandledEventNames) == 0 {
 		t.Fatal("guard.HandledEventNames is empty")
 	}
-	tmpl := loadTemplate(t)
-	for _, p := range checkRulePattern(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkRulePattern(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }
 
-// checkRuleTarget: the rule targets the function with a parameterised retry
-// policy, and EventBridge may invoke the function only from this rule.
+// ruleBuses is where the rules must be: EcrApiCallRule on the default bus,
+// CentralEcrApiCallRule (Scope=organization) on the central bus.
+var ruleBuses = map[string]any{
+	"EcrApiCallRule":        nil,
+	"CentralEcrApiCallRule": ref("CentralEventBus"),
+}
+
+// checkRuleTarget: each rule targets the function with a parameterised retry
+// policy, and EventBridge may invoke the function only from these rules.
 func checkRuleTarget(tmpl map[string]any) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	rules, err := ResourcesOfType(tmpl, "AWS::Events::Rule")
-	if err != nil || len(rules) != 1 {
-		return []string{fmt.Sprintf("want exactly one AWS::Events::Rule, found %v (%v)", sortedKeys(rules), err)}
+	if err != nil || len(rules) == 0 {
+		return []string{fmt.Sprintf("want an AWS::Events::Rule, found %v (%v)", sortedKeys(rules), err)}
 	}
-	ruleID := sortedKeys(rules)[0]
-	p := Properties(rules[ruleID])
-	if bus, ok := p["EventBusName"]; ok && bus != "default" {
+	for _, ruleID := range sortedKeys(rules) {
+		problems = append(problems, checkOneRuleTarget(tmpl, ruleID, rules[ruleID])...)
+	}
+
+	perms, _ := ResourcesOfType(tmpl, "AWS::Lambda::Permission")
+	permitted := map[string]int{}
+	for _, id := range sortedKeys(perms) {
+		pp := Properties(perms[id])
+		if pp["Principal"] != "events.amazonaws.com" {
+			continue
+		}
+		named := ""
+		for _, ruleID := range sortedKeys(rules) {
+			if equal(pp["SourceArn"], getAtt(ruleID, "Arn")) {
+				named = ruleID
+			}
+		}
+		if named == "" {
+			bad("%s: SourceArn is %v, want !GetAtt <rule>.Arn of one of %v", id, pp["SourceArn"], sortedKeys(rules))
+		}
+		permitted[named]++
+		if pp["Action"] != "lambda:InvokeFunction" {
+			bad("%s: Action is %v, want lambda:InvokeFunction", id, pp["Action"])
+		}
+		if !equal(pp["FunctionName"], getAtt(functionID, "Arn")) {
+			bad("%s: FunctionName is %v, want !GetAtt %s.Arn", id, pp["FunctionName"], functionID)
+		}
+	}
+	for _, ruleID := range sortedKeys(rules) {
+		if permitted[ruleID] != 1 {
+			bad("%d AWS::Lambda::Permission let events.amazonaws.com invoke %s from %s, want 1", permitted[ruleID], functionID, ruleID)
+		}
+	}
+	return problems
+}
+
+func checkOneRuleTarget(tmpl map[string]any, ruleID string, rule map[string]any) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	p := Properties(rule)
+	wantBus, known := ruleBuses[ruleID]
+	if !known {
+		bad("unexpected rule %s (known: %v)", ruleID, sortedKeys(ruleBuses))
+	}
+	if bus, ok := p["EventBusName"]; wantBus == nil && ok && bus != "default" {
 		bad("%s EventBusName is %v, want the default bus", ruleID, bus)
+	} else if wantBus != nil && !equal(bus, wantBus) {
+		bad("%s EventBusName is %v, want %v", ruleID, bus, wantBus)
 	}
 	if st, ok := p["State"]; ok && st != "ENABLED" {
 		bad("%s State is %v, want ENABLED", ruleID, st)
@@ -117,32 +190,17 @@ func checkRuleTarget(tmpl map[string]any) []string {
 			bad("parameter %s Default is %v, want %d", param.name, d, param.def)
 		}
 	}
-
-	perms, _ := ResourcesOfType(tmpl, "AWS::Lambda::Permission")
-	ok := false
-	for _, id := range sortedKeys(perms) {
-		pp := Properties(perms[id])
-		if pp["Principal"] != "events.amazonaws.com" {
-			continue
-		}
-		ok = true
-		if !equal(pp["SourceArn"], getAtt(ruleID, "Arn")) {
-			bad("%s: SourceArn is %v, want !GetAtt %s.Arn", id, pp["SourceArn"], ruleID)
-		}
-		if pp["Action"] != "lambda:InvokeFunction" {
-			bad("%s: Action is %v, want lambda:InvokeFunction", id, pp["Action"])
-		}
-	}
-	if !ok {
-		bad("no AWS::Lambda::Permission lets events.amazonaws.com invoke %s", functionID)
+	if v := lookup(tg, "DeadLetterConfig", "Arn"); !equal(v, getAtt(ruleDLQ, "Arn")) {
+		bad("%s DeadLetterConfig.Arn is %v, want !GetAtt %s.Arn", ruleID, v, ruleDLQ)
 	}
 	return problems
 }
 
 func TestRuleTargetsFunction(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkRuleTarget(tmpl) {
-		t.Error(p)
+	for _, v := range scopeViews(t) {
+		for _, p := range checkRuleTarget(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }
 

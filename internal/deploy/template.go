@@ -1,6 +1,9 @@
 // Package deploy loads the SAM/CloudFormation template (template.yaml) so
 // tests can assert on its content: least-privilege IAM, encryption, alarms and
-// the EventBridge rule pattern.
+// the EventBridge rule pattern. Resolve gives the stack one set of parameter
+// values deploys (Scope=account or Scope=organization), and MemberTemplate
+// the member template its StackSet carries (internal/membertemplate writes
+// it to a file).
 package deploy
 
 import (
@@ -152,54 +155,73 @@ func Properties(resource map[string]any) map[string]any {
 }
 
 // RulePattern returns the event pattern of the template's single EventBridge
-// rule: an AWS::Events::Rule EventPattern, or the Pattern of a SAM function
-// event of Type EventBridgeRule/CloudWatchEvent. A pattern given as a JSON
-// string is decoded. It is an error if there is not exactly one rule.
+// rule (see RulePatterns). It is an error if there is not exactly one rule:
+// give a Resolve'd template to look at one Scope.
 func RulePattern(tmpl map[string]any) (map[string]any, error) {
+	patterns, err := RulePatterns(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	if len(patterns) != 1 {
+		where := make([]string, 0, len(patterns))
+		for w := range patterns {
+			where = append(where, w)
+		}
+		sort.Strings(where)
+		return nil, fmt.Errorf("want exactly one EventBridge rule with an event pattern, found %d %v", len(patterns), where)
+	}
+	for _, p := range patterns {
+		return p, nil
+	}
+	panic("unreachable")
+}
+
+// RulePatterns returns the event pattern of every EventBridge rule of the
+// template, keyed by where it is: the logical ID of an AWS::Events::Rule
+// (its EventPattern), or "<function>.Events.<name>" for a SAM function event
+// of Type EventBridgeRule/CloudWatchEvent (its Pattern). A pattern given as
+// a JSON string is decoded.
+func RulePatterns(tmpl map[string]any) (map[string]map[string]any, error) {
 	all, err := Resources(tmpl)
 	if err != nil {
 		return nil, err
 	}
-	type found struct {
-		where   string
-		pattern any
+	out := map[string]map[string]any{}
+	add := func(where string, pattern any) error {
+		switch p := pattern.(type) {
+		case map[string]any:
+			out[where] = p
+		case string:
+			var m map[string]any
+			if err := json.Unmarshal([]byte(p), &m); err != nil {
+				return fmt.Errorf("%s: event pattern is not a JSON object: %w", where, err)
+			}
+			out[where] = m
+		default:
+			return fmt.Errorf("%s: event pattern is a %T, not a mapping", where, p)
+		}
+		return nil
 	}
-	var rules []found
 	for id, r := range all {
 		props := Properties(r)
 		switch r["Type"] {
 		case "AWS::Events::Rule":
 			if p, ok := props["EventPattern"]; ok {
-				rules = append(rules, found{id, p})
+				if err := add(id, p); err != nil {
+					return nil, err
+				}
 			}
 		case "AWS::Serverless::Function":
 			events, _ := props["Events"].(map[string]any)
 			for name, e := range events {
 				ev, _ := e.(map[string]any)
 				if t := ev["Type"]; t == "EventBridgeRule" || t == "CloudWatchEvent" {
-					rules = append(rules, found{id + ".Events." + name, Properties(ev)["Pattern"]})
+					if err := add(id+".Events."+name, Properties(ev)["Pattern"]); err != nil {
+						return nil, err
+					}
 				}
 			}
 		}
 	}
-	if len(rules) != 1 {
-		where := make([]string, 0, len(rules))
-		for _, r := range rules {
-			where = append(where, r.where)
-		}
-		sort.Strings(where)
-		return nil, fmt.Errorf("want exactly one EventBridge rule with an event pattern, found %d %v", len(rules), where)
-	}
-	switch p := rules[0].pattern.(type) {
-	case map[string]any:
-		return p, nil
-	case string:
-		var m map[string]any
-		if err := json.Unmarshal([]byte(p), &m); err != nil {
-			return nil, fmt.Errorf("%s: event pattern is not a JSON object: %w", rules[0].where, err)
-		}
-		return m, nil
-	default:
-		return nil, fmt.Errorf("%s: event pattern is a %T, not a mapping", rules[0].where, p)
-	}
+	return out, nil
 }

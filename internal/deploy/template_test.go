@@ -7,7 +7,9 @@ package deploy
 // (the notice topic), samconfig_test.go and cfnlint_test.go; broken_test.go
 // runs each check against a broken template. This file holds what they
 // share: the resource names, template loading and value helpers, and the
-// template-wide tests (outputs, parsing).
+// template-wide tests (outputs, parsing). organization_test.go checks
+// Scope=organization (issue 9): the checks above run with each Scope
+// (scopeViews), loadTemplate being the default Scope=account stack.
 
 import (
 	"reflect"
@@ -27,6 +29,9 @@ const (
 	ruleDLQ      = "RuleDeadLetterQueue"
 
 	ecrRepositoryARN = "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"
+	// ecrAnyRegionARN is the same account's repositories in every region:
+	// with TargetRegions the functions act in several with their own role.
+	ecrAnyRegionARN = "arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"
 
 	sweepFunctionID = "SweepFunction"
 	sweepRoleID     = "SweepFunctionRole"
@@ -35,6 +40,10 @@ const (
 	// sweepFunctionARN its ARN: the only function it may invoke (itself).
 	sweepFunctionName = "${AWS::StackName}-sweep"
 	sweepFunctionARN  = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-sweep"
+
+	// memberRoleARN is the only role the function roles may assume
+	// (Scope=organization): the member role, in any account.
+	memberRoleARN = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
 )
 
 // wantECRActions is the complete set of ECR actions the function role may hold.
@@ -62,24 +71,88 @@ type functionSpec struct {
 	function, logGroup string
 	ecr                []string
 	invokeSelf         bool // may lambda:InvokeFunction on sweepFunctionARN
+	listAccounts       bool // may organizations:ListAccounts (Scope=organization)
 }
 
 var functionSpecs = []functionSpec{
 	{function: functionID, logGroup: logGroupID, ecr: wantECRActions},
-	{function: sweepFunctionID, logGroup: sweepLogGroupID, ecr: wantSweepECRActions, invokeSelf: true},
+	{function: sweepFunctionID, logGroup: sweepLogGroupID, ecr: wantSweepECRActions, invokeSelf: true, listAccounts: true},
 }
 
 // ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
 
+// loadTemplate returns template.yaml as deployed with the default
+// parameters (Scope=account): the single-account stack.
 func loadTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	return loadTemplateWith(t, nil)
+}
+
+// loadRawTemplate returns template.yaml as written: every Scope's resources,
+// conditions unevaluated.
+func loadRawTemplate(t *testing.T) map[string]any {
 	t.Helper()
 	tmpl, err := LoadTemplate(templatePath)
 	if err != nil {
 		t.Fatalf("LoadTemplate(%s): %v", templatePath, err)
 	}
 	return tmpl
+}
+
+// loadTemplateWith returns template.yaml as deployed with these parameter
+// values (the others take their defaults).
+func loadTemplateWith(t *testing.T, params map[string]string) map[string]any {
+	t.Helper()
+	tmpl, err := Resolve(loadRawTemplate(t), params)
+	if err != nil {
+		t.Fatalf("Resolve(%s, %v): %v", templatePath, params, err)
+	}
+	return tmpl
+}
+
+// organizationParams deploy template.yaml with Scope=organization.
+var organizationParams = map[string]string{
+	"Scope":                     "organization",
+	"OrganizationId":            "o-exampleorg1",
+	"TargetOrganizationalUnits": "r-ab12,ou-ab12-abcdefgh",
+	"TargetRegions":             "us-east-1,eu-west-1",
+}
+
+func loadOrganizationTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	return loadTemplateWith(t, organizationParams)
+}
+
+// scopeView is template.yaml as deployed with one Scope.
+type scopeView struct {
+	name string
+	tmpl map[string]any
+}
+
+// scopeViews returns template.yaml deployed with each Scope, for the checks
+// that hold for both.
+func scopeViews(t *testing.T) []scopeView {
+	t.Helper()
+	return []scopeView{
+		{"Scope=account", loadTemplate(t)},
+		{"Scope=organization", loadOrganizationTemplate(t)},
+	}
+}
+
+// isOrganization reports whether a Resolve'd template is the
+// Scope=organization stack.
+func isOrganization(tmpl map[string]any) bool {
+	return lookup(tmpl, "Conditions", "IsOrganization") == true
+}
+
+// ownECRResource is the functions' own-account ECR resource in tmpl.
+func ownECRResource(tmpl map[string]any) string {
+	if lookup(tmpl, "Conditions", "HasTargetRegions") == true {
+		return ecrAnyRegionARN
+	}
+	return ecrRepositoryARN
 }
 
 func ref(name string) map[string]any { return map[string]any{"Ref": name} }
@@ -175,18 +248,19 @@ func lookup(v any, keys ...string) any {
 }
 
 func TestOutputs(t *testing.T) {
-	tmpl := loadTemplate(t)
-	outputs, _ := tmpl["Outputs"].(map[string]any)
-	want := []any{getAtt(functionID, "Arn"), getAtt(sweepFunctionID, "Arn"), ref(topicID), ref(failureQueue), ref(ruleDLQ)}
-	for _, w := range want {
-		found := false
-		for _, o := range outputs {
-			if equal(lookup(o, "Value"), w) {
-				found = true
+	for _, v := range scopeViews(t) {
+		outputs, _ := v.tmpl["Outputs"].(map[string]any)
+		want := []any{getAtt(functionID, "Arn"), getAtt(sweepFunctionID, "Arn"), ref(topicID), ref(failureQueue), ref(ruleDLQ)}
+		for _, w := range want {
+			found := false
+			for _, o := range outputs {
+				if equal(lookup(o, "Value"), w) {
+					found = true
+				}
 			}
-		}
-		if !found {
-			t.Errorf("no output with Value %v", w)
+			if !found {
+				t.Errorf("%s: no output with Value %v", v.name, w)
+			}
 		}
 	}
 }

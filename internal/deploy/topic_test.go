@@ -114,19 +114,32 @@ func checkNotices(tmpl map[string]any) []string {
 			}
 		}
 	}
-	if !email {
-		bad("no e-mail AWS::SNS::Subscription")
-	}
 	want := map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{ref("NotificationEmail"), ""}}}}
-	if got := lookup(tmpl, "Conditions", "HasNotificationEmail"); !equal(got, want) {
-		bad("condition HasNotificationEmail is %v, want %v", got, want)
+	switch got := lookup(tmpl, "Conditions", "HasNotificationEmail"); got := got.(type) {
+	case bool:
+		// A Resolve'd template: the subscription exists exactly when the
+		// condition holds.
+		if email != got {
+			bad("e-mail subscription present: %v, but condition HasNotificationEmail is %v", email, got)
+		}
+	default:
+		if !email {
+			bad("no e-mail AWS::SNS::Subscription")
+		}
+		if !equal(got, want) {
+			bad("condition HasNotificationEmail is %v, want %v", got, want)
+		}
 	}
 	return problems
 }
 
 func TestNoticeTopicEncryptedAndRestricted(t *testing.T) {
-	tmpl := loadTemplate(t)
-	for _, p := range checkNotices(tmpl) {
-		t.Error(p)
+	views := append(scopeViews(t),
+		scopeView{"as written", loadRawTemplate(t)},
+		scopeView{"with NotificationEmail", loadTemplateWith(t, map[string]string{"NotificationEmail": "security@example.com"})})
+	for _, v := range views {
+		for _, p := range checkNotices(v.tmpl) {
+			t.Errorf("%s: %s", v.name, p)
+		}
 	}
 }

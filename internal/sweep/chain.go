@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,7 +170,10 @@ type Continuation struct {
 	ChainID   string    `json:"chainId"`
 	Link      int       `json:"link"` // the link this payload starts: 2, 3, ...
 	StartedAt time.Time `json:"startedAt"`
-	Position  Position  `json:"position"`
+	// Lanes are where the targets being swept stand, several at once in an
+	// organization; NextTarget is the first target not started yet.
+	Lanes      []Position `json:"lanes"`
+	NextTarget int        `json:"nextTarget"`
 	// Targets are the registries this chain covers, fixed by its first
 	// link so that positions stay valid while the organization changes.
 	Targets []Target `json:"targets"`
@@ -193,15 +197,15 @@ const (
 
 // Result is what a link returns (the invocation's response).
 type Result struct {
-	ChainID   string   `json:"chainId"`
-	Link      int      `json:"link"`
-	Status    string   `json:"status"`
-	DryRun    bool     `json:"dryRun"`
-	Scanned   int      `json:"scanned"` // by this link
-	Start     Position `json:"start"`
-	Stop      Position `json:"stop"`
-	Counts    Tally    `json:"counts"`              // the chain's so far
-	MessageID string   `json:"messageId,omitempty"` // the report's first part published by this link
+	ChainID   string     `json:"chainId"`
+	Link      int        `json:"link"`
+	Status    string     `json:"status"`
+	DryRun    bool       `json:"dryRun"`
+	Scanned   int        `json:"scanned"` // by this link
+	Start     []Position `json:"start"`   // the lanes
+	Stop      []Position `json:"stop"`
+	Counts    Tally      `json:"counts"`              // the chain's so far
+	MessageID string     `json:"messageId,omitempty"` // the report's first part published by this link
 	// MessageIDs are the report parts this link published (interim or final).
 	MessageIDs []string `json:"messageIds,omitempty"`
 }
@@ -232,9 +236,9 @@ func (s *Sweeper) Handle(ctx context.Context, p Payload) (res Result, err error)
 
 	log := s.log.With("chain_id", st.chainID, "link", st.link)
 	margin, deadline, hasDeadline := s.margin(ctx, begin)
-	log.Info("sweep link started", "dry_run", st.dryRun, "start_page_token", st.pos.PageToken, "start_index", st.pos.Index,
-		"start_after", st.pos.After, "margin_seconds", margin.Seconds(), "has_deadline", hasDeadline, "deadline", deadline)
-	res = Result{ChainID: st.chainID, Link: st.link, DryRun: st.dryRun, Start: st.pos}
+	log.Info("sweep link started", "dry_run", st.dryRun, "start_lanes", st.lanes, "next_target", st.nextTarget, "targets", len(st.targets),
+		"margin_seconds", margin.Seconds(), "has_deadline", hasDeadline, "deadline", deadline)
+	res = Result{ChainID: st.chainID, Link: st.link, DryRun: st.dryRun, Start: slices.Clone(st.lanes)}
 
 	if st.link > s.opt.MaxLinks {
 		return s.finish(ctx, log, st, res, begin, StatusStopped)
@@ -246,42 +250,94 @@ func (s *Sweeper) Handle(ctx context.Context, p Payload) (res Result, err error)
 		return hasDeadline && deadline.Sub(s.opt.Now()) < margin
 	}
 
-	for st.pos.Target < len(st.targets) {
-		t := st.targets[st.pos.Target]
-		page, next, err := s.list.ListPage(ctx, t, st.pos.PageToken)
+	// Each lane sweeps one target at a time and takes the next when done;
+	// lanes share the workers. ECR's quotas are per account and region, so
+	// sweeping several targets at once is what lets an organization's sweep
+	// go faster than SWEEP_MAX_TPS.
+	st.fill(s.lanes(len(st.targets)))
+	laneCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		stopped bool
+	)
+	workers := max(1, s.opt.Concurrency/max(1, len(st.lanes)))
+	for lane := range st.lanes {
+		wg.Go(func() {
+			laneStopped, err := s.runLane(laneCtx, log, st, lane, workers, stop)
+			mu.Lock()
+			defer mu.Unlock()
+			stopped = stopped || laneStopped
+			if err != nil {
+				errs = append(errs, err)
+				cancel() // the link fails as a whole; its retry starts from its payload
+			}
+		})
+	}
+	wg.Wait()
+	st.lanes = slices.DeleteFunc(st.lanes, func(p Position) bool { return p.Target < 0 })
+	switch {
+	case len(errs) > 0:
+		return res, fmt.Errorf("sweep link %d of chain %s: %w", st.link, st.chainID, errors.Join(errs...))
+	case stopped || len(st.lanes) > 0:
+		return s.handOff(ctx, log, st, res, begin)
+	}
+	return s.finish(ctx, log, st, res, begin, StatusComplete)
+}
+
+// lanes is how many targets a link sweeps at once: one for one registry;
+// in an organization, half the workers' number, so each lane keeps two.
+func (s *Sweeper) lanes(targets int) int {
+	return max(1, min(targets, s.opt.Concurrency/2))
+}
+
+// runLane sweeps lane's target page by page, then the next target not yet
+// started, until none is left (the lane's target becomes -1) or the
+// deadline margin stops it (it reports stopped). A listing throttled past
+// the SDK's retries is returned: the link fails and Lambda retries it.
+func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane, workers int, stop func() bool) (bool, error) {
+	for {
+		pos := st.lane(lane)
+		if pos.Target < 0 {
+			return false, nil
+		}
+		t := st.targets[pos.Target]
+		page, next, err := s.list.ListPage(ctx, t, pos.PageToken)
 		switch {
 		case err != nil && fault.Retryable(err):
-			// Lambda retries the link from its payload, at this page.
 			log.Error("sweep link failed: could not list repositories", "error", err.Error(), "error_code", fault.Code(err),
-				"retryable", true, "account", t.Account, "region", t.Region, "page_token", st.pos.PageToken, "scanned", st.scanned)
-			return res, fmt.Errorf("sweep link %d of chain %s: %w", st.link, st.chainID, err)
+				"retryable", true, "account", t.Account, "region", t.Region, "page_token", pos.PageToken)
+			return false, err
 		case err != nil:
 			// Refused for good (the member role cannot be assumed, the
 			// listing is denied): named in the digest, and the sweep goes on.
 			log.Error("sweep of a target failed", "error", err.Error(), "error_code", fault.Code(err), "account", t.Account, "region", t.Region)
 			s.metrics.Count(metrics.Failed, "TARGET", 1)
-			st.failedTargets = append(st.failedTargets, FailedTarget{Target: t, Error: err.Error()})
-			st.pos = Position{Target: st.pos.Target + 1}
+			st.failTarget(FailedTarget{Target: t, Error: err.Error()})
+			st.advance(lane)
 		default:
-			from := resumeIndex(page, st.pos)
-			end, stopped := s.runPage(ctx, st, st.pos.Target, page, from, stop)
-			st.pos = Position{Target: st.pos.Target, PageToken: st.pos.PageToken, Index: end}
+			from := resumeIndex(page, pos)
+			end, stopped := s.runPage(ctx, st, pos.Target, page, from, workers, stop)
+			pos.Index, pos.After = end, ""
 			if end > 0 {
-				st.pos.After = page[end-1].Name
+				pos.After = page[end-1].Name
 			}
+			st.setLane(lane, pos)
 			if stopped {
-				return s.handOff(ctx, log, st, res, begin)
+				return true, nil
 			}
-			st.pos = Position{Target: st.pos.Target, PageToken: next}
 			if next == "" {
-				st.pos = Position{Target: st.pos.Target + 1}
+				st.advance(lane)
+			} else {
+				st.setLane(lane, Position{Target: pos.Target, PageToken: next})
 			}
 		}
-		if st.pos.Target < len(st.targets) && st.scanned > 0 && stop() {
-			return s.handOff(ctx, log, st, res, begin)
+		if st.lane(lane).Target >= 0 && st.started() && stop() {
+			return true, nil
 		}
 	}
-	return s.finish(ctx, log, st, res, begin, StatusComplete)
 }
 
 // FailedTarget is a registry the sweep could not cover, and why.
@@ -296,9 +352,12 @@ type state struct {
 	link      int
 	startedAt time.Time
 	dryRun    bool
-	pos       Position
 	scanned   int // by this link
 	targets   []Target
+
+	lanesMu    sync.Mutex
+	lanes      []Position // a finished lane's Target is -1
+	nextTarget int
 
 	mu            sync.Mutex
 	counts        Tally
@@ -320,15 +379,20 @@ func (s *Sweeper) state(ctx context.Context, p Payload, now time.Time) (*state, 
 		}
 		return &state{chainID: s.opt.NewID(), link: 1, startedAt: now, dryRun: dryRun, targets: targets, perTarget: map[int]Tally{}}, nil
 	}
-	if c.ChainID == "" || c.Link < 2 || c.Position.Index < 0 || c.StartedAt.IsZero() || c.Position.Target < 0 || c.Position.Target > len(c.Targets) {
-		return nil, fmt.Errorf("%w: chainId %q, link %d, target %d of %d, index %d, startedAt %v", ErrMalformed, c.ChainID, c.Link,
-			c.Position.Target, len(c.Targets), c.Position.Index, c.StartedAt)
+	if c.ChainID == "" || c.Link < 2 || c.StartedAt.IsZero() || c.NextTarget < 0 || c.NextTarget > len(c.Targets) {
+		return nil, fmt.Errorf("%w: chainId %q, link %d, next target %d of %d, startedAt %v", ErrMalformed, c.ChainID, c.Link,
+			c.NextTarget, len(c.Targets), c.StartedAt)
+	}
+	for _, l := range c.Lanes {
+		if l.Index < 0 || l.Target < 0 || l.Target >= c.NextTarget {
+			return nil, fmt.Errorf("%w: lane %+v with next target %d", ErrMalformed, l, c.NextTarget)
+		}
 	}
 	if c.Omitted < 0 || c.PartsSent < 0 {
 		return nil, fmt.Errorf("%w: omitted %d, partsSent %d", ErrMalformed, c.Omitted, c.PartsSent)
 	}
 	st := &state{
-		chainID: c.ChainID, link: c.Link, startedAt: c.StartedAt, dryRun: dryRun, pos: c.Position, targets: c.Targets,
+		chainID: c.ChainID, link: c.Link, startedAt: c.StartedAt, dryRun: dryRun, lanes: c.Lanes, nextTarget: c.NextTarget, targets: c.Targets,
 		counts: c.Counts, perTarget: c.PerTarget, failedTargets: c.FailedTargets,
 		changed: c.Changed, omitted: c.Omitted, partsSent: c.PartsSent,
 	}
@@ -373,11 +437,11 @@ func (s *Sweeper) handOff(ctx context.Context, log *slog.Logger, st *state, res 
 		// finds what this attempt fixed already compliant: the payload,
 		// with this attempt's counts and changes, is logged in full.
 		log.Error("sweep link failed: could not start the next link", "error", err.Error(), "error_code", fault.Code(err),
-			"stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index, "payload", payload)
+			"stop_lanes", st.lanes, "payload", payload)
 		return res, fmt.Errorf("sweep chain %s: start link %d: %w", st.chainID, st.link+1, err)
 	}
 	log.Info("sweep link stopped", "status", StatusContinued, "reason", "deadline margin reached",
-		"stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index, "stop_after", st.pos.After,
+		"stop_lanes", st.lanes, "next_target", st.nextTarget,
 		"scanned", st.scanned, "duration_ms", s.opt.Now().Sub(begin).Milliseconds(), "next_link", st.link+1,
 		"carried_changes", len(st.changed), "changed_omitted", st.omitted, "report_parts_sent", st.partsSent)
 	return res, nil
@@ -385,14 +449,14 @@ func (s *Sweeper) handOff(ctx context.Context, log *slog.Logger, st *state, res 
 
 func (s *Sweeper) payload(st *state) Payload {
 	return Payload{DryRun: st.dryRun, Continuation: &Continuation{
-		ChainID: st.chainID, Link: st.link + 1, StartedAt: st.startedAt, Position: st.pos, Targets: st.targets,
+		ChainID: st.chainID, Link: st.link + 1, StartedAt: st.startedAt, Lanes: st.lanes, NextTarget: st.nextTarget, Targets: st.targets,
 		PerTarget: st.perTarget, FailedTargets: st.failedTargets,
 		Counts: st.counts, Changed: st.changed, Omitted: st.omitted, PartsSent: st.partsSent,
 	}}
 }
 
 func (s *Sweeper) result(res Result, st *state, status string) Result {
-	res.Status, res.Scanned, res.Stop, res.Counts = status, st.scanned, st.pos, st.counts
+	res.Status, res.Scanned, res.Stop, res.Counts = status, st.scanned, slices.Clone(st.lanes), st.counts
 	return res
 }
 
@@ -443,3 +507,56 @@ type Change struct {
 // MustName reports whether the digest must name the change (all but
 // lifecycle-only ones), as the digest ranks it.
 func (c Change) MustName() bool { return notice.SweepChange(c).MustName() }
+
+// fill starts targets in new lanes until there are n or none is left.
+func (st *state) fill(n int) {
+	st.lanesMu.Lock()
+	defer st.lanesMu.Unlock()
+	for len(st.lanes) < n && st.nextTarget < len(st.targets) {
+		st.lanes = append(st.lanes, Position{Target: st.nextTarget})
+		st.nextTarget++
+	}
+}
+
+func (st *state) lane(i int) Position {
+	st.lanesMu.Lock()
+	defer st.lanesMu.Unlock()
+	return st.lanes[i]
+}
+
+func (st *state) setLane(i int, p Position) {
+	st.lanesMu.Lock()
+	defer st.lanesMu.Unlock()
+	st.lanes[i] = p
+}
+
+// advance moves lane i to the next target not started, or ends it.
+func (st *state) advance(i int) {
+	st.lanesMu.Lock()
+	defer st.lanesMu.Unlock()
+	st.lanes[i] = Position{Target: -1}
+	if st.nextTarget < len(st.targets) {
+		st.lanes[i] = Position{Target: st.nextTarget}
+		st.nextTarget++
+	}
+}
+
+func (st *state) failTarget(f FailedTarget) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.failedTargets = append(st.failedTargets, f)
+}
+
+func (st *state) scan() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.scanned++
+}
+
+// started reports whether this link has started a repository: its first
+// always starts, so every link makes progress.
+func (st *state) started() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.scanned > 0
+}

@@ -101,7 +101,7 @@ func (s *Sweeper) finish(ctx context.Context, log *slog.Logger, st *state, res R
 	complete := status == StatusComplete
 	if !complete {
 		log.Error("sweep chain stopped before covering every repository: it reached the maximum number of links",
-			"max_links", s.opt.MaxLinks, "stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index, "stop_after", st.pos.After)
+			"max_links", s.opt.MaxLinks, "stop_lanes", st.lanes, "next_target", st.nextTarget)
 	}
 	in := s.digest(st, st.changed)
 	in.Complete = complete
@@ -116,7 +116,7 @@ func (s *Sweeper) finish(ctx context.Context, log *slog.Logger, st *state, res R
 	}
 	msg := msgs[0]
 	id := res.MessageID
-	log.Info("sweep link stopped", "status", status, "reason", status, "stop_page_token", st.pos.PageToken, "stop_index", st.pos.Index,
+	log.Info("sweep link stopped", "status", status, "reason", status, "stop_lanes", st.lanes,
 		"scanned", st.scanned, "duration_ms", s.opt.Now().Sub(begin).Milliseconds())
 	log.Info("sweep finished", "status", status, "dry_run", st.dryRun, "invocations", st.link,
 		"duration_seconds", s.opt.Now().Sub(st.startedAt).Seconds(), "counts", st.counts,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,11 +33,13 @@ type fakeECR struct {
 	fail     map[string]map[string]error
 	listErr  error
 	onCall   func(op, repo string) // runs outside the lock
+	target   Target                // the registry it stands for
 }
 
 func newFakeECR(pageSize int) *fakeECR {
 	return &fakeECR{
-		repos: map[string]*guard.Repository{}, pageSize: pageSize,
+		target: Target{Account: "123456789012", Region: "us-east-1"},
+		repos:  map[string]*guard.Repository{}, pageSize: pageSize,
 		calls: map[string]int{}, perRepo: map[string]map[string]int{}, fail: map[string]map[string]error{},
 	}
 }
@@ -44,8 +47,8 @@ func newFakeECR(pageSize int) *fakeECR {
 func (f *fakeECR) add(r guard.Repository) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r.ARN = "arn:aws:ecr:us-east-1:123456789012:repository/" + r.Name
-	r.RegistryID = "123456789012"
+	r.ARN = f.arnPrefix() + r.Name
+	r.RegistryID = f.target.Account
 	f.order = append(f.order, r.Name)
 	f.repos[r.Name] = &r
 }
@@ -121,6 +124,10 @@ func (f *fakeECR) ListPage(_ context.Context, token string) ([]guard.Repository,
 	return page, next, nil
 }
 
+func (f *fakeECR) arnPrefix() string {
+	return "arn:aws:ecr:" + f.target.Region + ":" + f.target.Account + ":repository/"
+}
+
 // Describe is never called by the sweep (it lists); it is here to satisfy
 // reconcile.Repositories.
 func (f *fakeECR) Describe(_ context.Context, name, _ string) (guard.Repository, error) {
@@ -141,7 +148,10 @@ func (f *fakeECR) ImagesPushedSince(context.Context, string, string, time.Time, 
 }
 
 func (f *fakeECR) Tags(_ context.Context, arn string) ([]guard.Tag, error) {
-	name := arn[len("arn:aws:ecr:us-east-1:123456789012:repository/"):]
+	name, ok := strings.CutPrefix(arn, f.arnPrefix())
+	if !ok {
+		return nil, fmt.Errorf("tags of %s, which is not in %+v", arn, f.target)
+	}
 	r, err := f.op("Tags", name)
 	if err != nil {
 		return nil, err

@@ -32,7 +32,7 @@ func resumeIndex(page []guard.Repository, pos Position) int {
 // link's very first repository, so every link makes progress. It returns
 // the index of the first repository not started; all before it are
 // finished when it returns.
-func (s *Sweeper) runPage(ctx context.Context, st *state, target int, page []guard.Repository, from int, stop func() bool) (int, bool) {
+func (s *Sweeper) runPage(ctx context.Context, st *state, target int, page []guard.Repository, from, workers int, stop func() bool) (int, bool) {
 	var (
 		mu      sync.Mutex
 		next    = from
@@ -44,17 +44,17 @@ func (s *Sweeper) runPage(ctx context.Context, st *state, target int, page []gua
 		if stopped || next >= len(page) {
 			return guard.Repository{}, false
 		}
-		if st.scanned > 0 && stop() {
+		if st.started() && stop() {
 			stopped = true
 			return guard.Repository{}, false
 		}
 		repo := page[next]
 		next++
-		st.scanned++
+		st.scan()
 		return repo, true
 	}
 	var wg sync.WaitGroup
-	for range min(s.opt.Concurrency, len(page)-from) {
+	for range min(workers, len(page)-from) {
 		wg.Go(func() {
 			for repo, ok := take(); ok; repo, ok = take() {
 				st.record(target, s.visit(ctx, st.dryRun, st.targets[target], repo), s.opt.MaxChanged)

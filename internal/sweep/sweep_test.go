@@ -387,7 +387,7 @@ func TestContinuationChainCoversEveryRepositoryOnce(t *testing.T) {
 		if r.Scanned == 0 {
 			t.Errorf("link %d scanned nothing", i+1)
 		}
-		if i > 0 && r.Start != results[i-1].Stop {
+		if i > 0 && !slices.Equal(r.Start, results[i-1].Stop) {
 			t.Errorf("link %d starts at %+v, link %d stopped at %+v", i+1, r.Start, i, results[i-1].Stop)
 		}
 	}
@@ -401,7 +401,7 @@ func TestContinuationChainCoversEveryRepositoryOnce(t *testing.T) {
 	if doc.StartedAt != start.Format(time.RFC3339) || doc.DurationSeconds < 150 {
 		t.Errorf("digest started %s, lasted %vs; want %s and the whole chain", doc.StartedAt, doc.DurationSeconds, start.Format(time.RFC3339))
 	}
-	for _, want := range []string{`"msg":"sweep link started"`, `"msg":"sweep link stopped"`, `"start_index"`, `"stop_index"`, `"reason":"deadline margin reached"`} {
+	for _, want := range []string{`"msg":"sweep link started"`, `"msg":"sweep link stopped"`, `"start_lanes"`, `"stop_lanes"`, `"reason":"deadline margin reached"`} {
 		if !strings.Contains(f.logs.String(), want) {
 			t.Errorf("logs lack %s", want)
 		}
@@ -424,7 +424,7 @@ func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
 		t.Fatalf("first link: %+v, %v", res, err)
 	}
 	next := f.next.payloads[0]
-	if !next.DryRun || next.Continuation.Position.Index != res.Scanned || next.Continuation.Position.After != plan[res.Scanned-1].repoName {
+	if lanes := next.Continuation.Lanes; !next.DryRun || len(lanes) != 1 || lanes[0].Index != res.Scanned || lanes[0].After != plan[res.Scanned-1].repoName {
 		t.Fatalf("continuation %+v after %d repositories", next.Continuation, res.Scanned)
 	}
 	// Two repositories the first link finished are deleted before the
@@ -534,7 +534,9 @@ func TestMalformedContinuation(t *testing.T) {
 	for _, c := range []*Continuation{
 		{Link: 2, StartedAt: time.Now()},
 		{ChainID: "x", Link: 1, StartedAt: time.Now()},
-		{ChainID: "x", Link: 2, StartedAt: time.Now(), Position: Position{Index: -1}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), Lanes: []Position{{Index: -1}}, NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), Lanes: []Position{{Target: 1}}, NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 2, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}},
 		{ChainID: "x", Link: 2},
 	} {
 		if _, err := f.s.Handle(context.Background(), Payload{Continuation: c}); !errors.Is(err, ErrMalformed) {
