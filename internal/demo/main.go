@@ -1,16 +1,19 @@
 // Command demo runs ecr-guard locally, for real: it starts moto, builds the
 // function, runs the bootstrap under the Lambda Runtime Interface Emulator,
 // seeds each repository in its starting state, sends every events/ sample and
-// prints what the function did and the notices it published. Run it with
-// `make demo`.
+// prints what the function did and the notices it published; then runs a
+// dry-run sweep, and a member account's event handled by the function in
+// organization mode. Run it with `make demo`.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,6 +98,7 @@ func (r *runner) run() {
 	fmt.Println(indent(lastLines(rie.Output(), 6), "  "))
 
 	r.drySweep(api, inbox, proxy, env, baseline)
+	r.organization(moto, bootstrap, inbox, proxy, baseline)
 }
 
 // drySweep seeds repositories the events never touched and runs the sweep
@@ -135,6 +139,149 @@ func (r *runner) drySweep(api *ecr.Client, inbox *testenv.Inbox, proxy *testenv.
 			fmt.Println(indent(texts[i], "              | "))
 		}
 	}
+}
+
+// The organization step: the central account (moto's default, where the
+// function runs) and a member, whose registry in memberRegion the function
+// reaches through the member role. moto's AssumeRole into an account acts as
+// that account, with its own ECR state per region.
+const (
+	centralAccount = "123456789012"
+	memberAccount  = "222222222222"
+	memberRegion   = "eu-west-1"
+	memberRole     = "ecr-guard-member"
+	targetRegions  = "us-east-1,eu-west-1"
+)
+
+// organization runs the event function in organization mode (MEMBER_ROLE_NAME,
+// TARGET_REGIONS) on a member account's PutImageTagMutability event: it
+// reverts the member's repository through the member role, leaves the same
+// name in the central account alone and publishes to the central topic.
+func (r *runner) organization(moto *testenv.Moto, bootstrap string, inbox *testenv.Inbox, proxy *testenv.Proxy, baseline guard.LifecyclePolicy) {
+	const sample = "put-image-tag-mutability-mutable.json"
+	fmt.Printf("\norganization mode: the event function in the central account %s, MEMBER_ROLE_NAME=%s TARGET_REGIONS=%s\n",
+		centralAccount, memberRole, targetRegions)
+	ctx := context.Background()
+	member := ecr.NewFromConfig(moto.AccountConfig(r, moto.URL(), memberAccount, memberRegion))
+	central := ecr.NewFromConfig(moto.AccountConfig(r, moto.URL(), centralAccount, memberRegion))
+	event := func() ([]byte, string) {
+		raw, err := scenario.ReadEvent(testenv.ModuleRoot(r), sample, time.Now())
+		if err != nil {
+			r.Fatalf("%v", err)
+		}
+		return r.recordedIn(raw, memberAccount, memberRegion)
+	}
+	_, repo := event()
+	registries := []struct {
+		label string
+		api   *ecr.Client
+		want  *scenario.State
+		note  string // after the event
+	}{
+		{"member  " + memberAccount + " " + memberRegion, member, &scenario.State{Mutability: guard.Immutable, Lifecycle: "baseline"}, "(reverted with the member role)"},
+		{"central " + centralAccount + " " + memberRegion, central, &scenario.State{Mutability: guard.Mutable, Lifecycle: "baseline"}, "(untouched: not the event's account)"},
+	}
+	seed := &scenario.State{Mutability: guard.Mutable, Lifecycle: "baseline"}
+	show := func(step string) {
+		for i, reg := range registries {
+			got, err := scenario.Read(ctx, reg.api, repo, baseline)
+			if err != nil {
+				r.Fatalf("read %s: %v", reg.label, err)
+			}
+			note := ""
+			if step == "after:" {
+				if !scenario.Equal(got, reg.want) {
+					r.Fatalf("%s %s: state %v, want %v", reg.label, repo, got, reg.want)
+				}
+				note = " " + reg.note
+			}
+			if i > 0 {
+				step = ""
+			}
+			fmt.Printf("      %-7s %s %s: %v%s\n", step, reg.label, repo, got, note)
+		}
+	}
+	for _, reg := range registries {
+		if err := scenario.Seed(ctx, reg.api, repo, seed, baseline.Text()); err != nil {
+			r.Fatalf("seed %s: %v", reg.label, err)
+		}
+	}
+	// Stamped after seeding: an event older than the repository would be
+	// about an earlier one of the same name.
+	raw, _ := event()
+	fmt.Printf("      event:  events/%s as recorded in %s %s\n", sample, memberAccount, memberRegion)
+	fmt.Printf("              (account, recipientAccountId, registryId, ARNs: %s; region, awsRegion: %s)\n", memberAccount, memberRegion)
+	show("before:")
+
+	env := append(moto.Env(proxy.URL()), "SNS_TOPIC_ARN="+inbox.TopicARN(), "MEMBER_ROLE_NAME="+memberRole, "TARGET_REGIONS="+targetRegions)
+	for k, v := range scenario.Env() {
+		env = append(env, k+"="+v)
+	}
+	proxy.Reset() // from the cold start on: the function's every call
+	rie := testenv.StartRIE(r, bootstrap, env)
+	status, body := rie.Invoke(r, raw)
+	fmt.Printf("      invoke: HTTP %d %s\n", status, strings.TrimSpace(string(body)))
+	if status != 200 || strings.Contains(string(body), "errorType") {
+		r.Fatalf("the organization-mode invocation failed: %s\n%s", body, lastLines(rie.Output(), 20))
+	}
+	calls, roles := map[string]int{}, []string{}
+	for _, c := range proxy.Calls() {
+		calls[c.Service+"."+c.Operation]++
+		if c.Operation == "AssumeRole" {
+			form, _ := url.ParseQuery(string(c.Body))
+			roles = append(roles, form.Get("RoleArn")+" (session "+form.Get("RoleSessionName")+")")
+		}
+	}
+	if len(roles) != 1 || !strings.Contains(roles[0], ":"+memberAccount+":role/"+memberRole) {
+		r.Fatalf("AssumeRole calls %v, want one into the member role", roles)
+	}
+	var summary []string
+	for _, op := range slices.Sorted(maps.Keys(calls)) {
+		summary = append(summary, fmt.Sprintf("%s x%d", op, calls[op]))
+	}
+	fmt.Printf("      role:   %s\n", roles[0])
+	fmt.Printf("      calls:  %s\n", strings.Join(summary, ", "))
+	show("after:")
+
+	notices := inbox.Receive(r, 1, 10*time.Second)
+	n := notices[0]
+	if n.Attributes["account"] != memberAccount || n.Attributes["region"] != memberRegion || n.Attributes["kind"] != string(guard.KindRemediated) {
+		r.Fatalf("notice %s %v, want REMEDIATED for %s %s", n.Subject, n.Attributes, memberAccount, memberRegion)
+	}
+	fmt.Printf("      notice: %s\n              on the central topic, for account %s, region %s\n              attributes %v\n",
+		n.Subject, n.Attributes["account"], n.Attributes["region"], n.Attributes)
+	if texts := publishedTexts(proxy); len(texts) == 1 {
+		fmt.Println(indent(texts[0], "              | "))
+	}
+}
+
+// recordedIn returns the sample as CloudTrail would have recorded it in
+// account and region (every account id and region in it replaced: the
+// envelope's account and region, recipientAccountId, awsRegion, registryId,
+// the ARNs, the caller's identity), and the repository it names.
+func (r *runner) recordedIn(raw []byte, account, region string) ([]byte, string) {
+	edited := strings.NewReplacer(`"`+centralAccount+`"`, `"`+account+`"`, ":"+centralAccount+":", ":"+account+":",
+		`"`+testenv.Region+`"`, `"`+region+`"`, ":"+testenv.Region+":", ":"+region+":", "."+testenv.Region+".", "."+region+".").Replace(string(raw))
+	var ev struct {
+		Account string `json:"account"`
+		Region  string `json:"region"`
+		Detail  struct {
+			AWSRegion          string `json:"awsRegion"`
+			RecipientAccountID string `json:"recipientAccountId"`
+			Request            struct {
+				RegistryID     string `json:"registryId"`
+				RepositoryName string `json:"repositoryName"`
+			} `json:"requestParameters"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(edited), &ev); err != nil {
+		r.Fatalf("%v", err)
+	}
+	d := ev.Detail
+	if ev.Account != account || d.RecipientAccountID != account || d.Request.RegistryID != account || ev.Region != region || d.AWSRegion != region {
+		r.Fatalf("the edited sample is not %s %s: %+v", account, region, ev)
+	}
+	return []byte(edited), d.Request.RepositoryName
 }
 
 // publishedTexts returns the plain-text body of each Publish the function

@@ -234,6 +234,11 @@ func (s *Sweeper) Handle(ctx context.Context, p Payload) (res Result, err error)
 		return Result{}, err
 	}
 
+	// Each lane sweeps one target at a time and takes the next when done;
+	// lanes share the workers. ECR's quotas are per account and region, so
+	// sweeping several targets at once is what lets an organization's sweep
+	// go faster than SWEEP_MAX_TPS.
+	st.fill(s.lanes(len(st.targets)))
 	log := s.log.With("chain_id", st.chainID, "link", st.link)
 	margin, deadline, hasDeadline := s.margin(ctx, begin)
 	log.Info("sweep link started", "dry_run", st.dryRun, "start_lanes", st.lanes, "next_target", st.nextTarget, "targets", len(st.targets),
@@ -250,11 +255,6 @@ func (s *Sweeper) Handle(ctx context.Context, p Payload) (res Result, err error)
 		return hasDeadline && deadline.Sub(s.opt.Now()) < margin
 	}
 
-	// Each lane sweeps one target at a time and takes the next when done;
-	// lanes share the workers. ECR's quotas are per account and region, so
-	// sweeping several targets at once is what lets an organization's sweep
-	// go faster than SWEEP_MAX_TPS.
-	st.fill(s.lanes(len(st.targets)))
 	laneCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
