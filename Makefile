@@ -10,7 +10,7 @@ STRESS_RUNS ?= 5
 
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: all tools staticcheck build test unit fuzz lint stress bench demo member-template clean build-RemediateFunction build-SweepFunction
+.PHONY: all tools staticcheck build test unit fuzz lint stress bench demo audit member-template clean build-RemediateFunction build-SweepFunction
 
 all: test
 
@@ -78,6 +78,13 @@ bench: tools
 ## demo: start moto, run the built function under the RIE, send events/ samples, print what happened.
 demo: tools
 	$(GO) run ./internal/demo
+
+## audit: the registries' state as ecr-guard sees it, read-only, with your own AWS credentials and
+## region (and MEMBER_ROLE_NAME, TARGET_ACCOUNTS, TARGET_REGIONS, the rules' variables); e.g.
+## make audit ARGS="--format csv". Exit status of .build/audit: 0 compliant, 3 would change, 1 error.
+audit:
+	@$(GO) build -o .build/audit ./internal/audit
+	@.build/audit $(ARGS)
 
 ## member-template: the Scope=organization member template (the TemplateBody of template.yaml's
 ## StackSet) in .build/member-template.yaml, for the management account, which the StackSet skips.

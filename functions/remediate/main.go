@@ -14,6 +14,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/config"
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/notify"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/registries"
@@ -36,7 +37,7 @@ func main() {
 	emf := metrics.NewEMF(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now)
 	h := remediate.New(
 		reconcile.New(clients, cfg.Rules, emf, time.Now),
-		notify.New(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), emf),
+		notify.New(notice.WithHTTPSFormat(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), cfg.HTTPSNoticeFormat), emf),
 		emf, scope, lambdaenv.Logger(cfg.LogLevel),
 	)
 	lambda.Start(h.Handle)

@@ -23,6 +23,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
 	"github.com/ecr-guard/ecr-guard/internal/lambdainvoke"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/notify"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/registries"
@@ -61,7 +62,7 @@ func main() {
 	s := sweep.New(
 		clients,
 		reconcile.New(clients, cfg.Rules, emf, time.Now),
-		notify.New(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), emf),
+		notify.New(notice.WithHTTPSFormat(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), cfg.HTTPSNoticeFormat), emf),
 		// The next link: an asynchronous invocation of this function (the
 		// role may invoke only itself).
 		lambdainvoke.New[sweep.Payload](lambdaapi.NewFromConfig(awsCfg), function),

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
 // Config is the validated configuration of the remediation function.
@@ -24,6 +25,9 @@ type Config struct {
 	// TargetRegions are the regions acted in (TARGET_REGIONS); empty means
 	// the function's own region.
 	TargetRegions []string
+	// HTTPSNoticeFormat is what the notices' https protocol carries
+	// (HTTPS_NOTICE_FORMAT): the JSON document, or a chat notification.
+	HTTPSNoticeFormat notice.HTTPSFormat
 }
 
 // Organization reports whether the function guards an organization's
@@ -106,6 +110,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if !regionPattern.MatchString(r) {
 			bad("TARGET_REGIONS", fmt.Errorf("%q is not an AWS region name", r))
 		}
+	}
+	if c.HTTPSNoticeFormat, err = notice.ParseHTTPSFormat(getenv("HTTPS_NOTICE_FORMAT")); err != nil {
+		bad("HTTPS_NOTICE_FORMAT", err)
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))

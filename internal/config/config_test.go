@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
 const topic = "arn:aws:sns:us-east-1:123456789012:ecr-guard"
@@ -33,6 +34,22 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if !r.Baseline.Equal(guard.DefaultLifecyclePolicy) {
 		t.Error("baseline is not the default policy")
+	}
+	if c.HTTPSNoticeFormat != notice.HTTPSJSON {
+		t.Errorf("https notice format = %q, want json", c.HTTPSNoticeFormat)
+	}
+}
+
+func TestLoadHTTPSNoticeFormat(t *testing.T) {
+	for value, want := range map[string]notice.HTTPSFormat{"": notice.HTTPSJSON, " ": notice.HTTPSJSON, "json": notice.HTTPSJSON, "chat": notice.HTTPSChat, " Chat ": notice.HTTPSChat} {
+		c, err := Load(env(map[string]string{"SNS_TOPIC_ARN": topic, "HTTPS_NOTICE_FORMAT": value}))
+		if err != nil || c.HTTPSNoticeFormat != want {
+			t.Errorf("HTTPS_NOTICE_FORMAT=%q: %q, %v; want %q", value, c.HTTPSNoticeFormat, err, want)
+		}
+	}
+	s, err := LoadSweep(env(map[string]string{"SNS_TOPIC_ARN": topic, "HTTPS_NOTICE_FORMAT": "chat"}))
+	if err != nil || s.HTTPSNoticeFormat != notice.HTTPSChat {
+		t.Errorf("sweep: %q, %v; want chat", s.HTTPSNoticeFormat, err)
 	}
 }
 
@@ -82,6 +99,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"dry run not a bool", "DRY_RUN", "maybe", `DRY_RUN: "maybe" is not true or false`},
 		{"log level", "LOG_LEVEL", "LOUD", "LOG_LEVEL"},
 		{"self role not an ARN", "SELF_ROLE_ARN", "ecr-guard-role", "SELF_ROLE_ARN"},
+		{"unknown https notice format", "HTTPS_NOTICE_FORMAT", "slack", `HTTPS_NOTICE_FORMAT: "slack" is not json or chat`},
 		{"self role a user", "SELF_ROLE_ARN", "arn:aws:iam::123456789012:role/ecr-guard,arn:aws:iam::123456789012:user/mallory", `SELF_ROLE_ARN: "arn:aws:iam::123456789012:user/mallory" is not an IAM role ARN`},
 	}
 	for _, tt := range tests {

@@ -99,6 +99,43 @@ func (r *runner) run() {
 
 	r.drySweep(api, inbox, proxy, env, baseline)
 	r.organization(moto, bootstrap, inbox, proxy, baseline)
+	r.chat(api, bootstrap, inbox, proxy, env, baseline)
+}
+
+// chat runs the event function with HTTPS_NOTICE_FORMAT=chat on the revert
+// scenario and prints the https body of its notice: what a Slack or Teams
+// channel mapped to the topic through Amazon Q Developer in chat
+// applications shows.
+func (r *runner) chat(api *ecr.Client, bootstrap string, inbox *testenv.Inbox, proxy *testenv.Proxy, env []string, baseline guard.LifecyclePolicy) {
+	i := slices.IndexFunc(scenario.All, func(sc scenario.Scenario) bool { return sc.Title == "someone flips a repository to MUTABLE" })
+	if i < 0 {
+		r.Fatalf("no revert scenario")
+	}
+	sc := scenario.All[i]
+	fmt.Printf("\nchat: HTTPS_NOTICE_FORMAT=chat, events/%s again; what https subscribers get:\n", sc.Event)
+	ctx := context.Background()
+	if err := scenario.Seed(ctx, api, sc.Repo, sc.Seed, baseline.Text()); err != nil {
+		r.Fatalf("seed: %v", err)
+	}
+	raw, err := scenario.ReadEvent(testenv.ModuleRoot(r), sc.Event, time.Now())
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	rie := testenv.StartRIE(r, bootstrap, append(slices.Clone(env), "HTTPS_NOTICE_FORMAT=chat"))
+	proxy.Reset()
+	if status, body := rie.Invoke(r, raw); status != 200 || strings.Contains(string(body), "errorType") {
+		r.Fatalf("the chat invocation failed: %s\n%s", body, lastLines(rie.Output(), 20))
+	}
+	inbox.Drain(r, 300*time.Millisecond)
+	for _, c := range proxy.Calls() {
+		form, _ := url.ParseQuery(string(c.Body))
+		var structured map[string]string
+		if c.Operation == "Publish" && json.Unmarshal([]byte(form.Get("Message")), &structured) == nil {
+			fmt.Println(indent(prettyJSON(structured["https"]), "      | "))
+			return
+		}
+	}
+	r.Fatalf("no notice published")
 }
 
 // drySweep seeds repositories the events never touched and runs the sweep

@@ -165,6 +165,8 @@ func TestChecksDetectBrokenTemplates(t *testing.T) {
 		}},
 		{"env var not wired", checkFunction, set("Resources/RemediateFunction/Properties/Environment/Variables/DRY_RUN", "true")},
 		{"dry run on by default", checkFunction, set("Parameters/DryRun/Default", "true")},
+		{"chat by default", checkFunction, set("Parameters/HttpsNoticeFormat/Default", "chat")},
+		{"https notice format not wired to the sweep", checkSweepFunction, set("Resources/SweepFunction/Properties/Environment/Variables/HTTPS_NOTICE_FORMAT", "chat")},
 		{"topic policy open", checkNotices, func(m map[string]any) {
 			s := valueList(lookup(m, "Resources", "NoticeTopicPolicy", "Properties", "PolicyDocument", "Statement"))[0]
 			s.(map[string]any)["Principal"] = map[string]any{"AWS": "*"}

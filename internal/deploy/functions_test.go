@@ -61,6 +61,7 @@ func checkFunction(tmpl map[string]any) []string {
 		"LifecyclePolicy":          {"", nil},
 		"LifecycleMode":            {"enforce", []any{"enforce", "missing", "off"}},
 		"DryRun":                   {"false", []any{"true", "false"}},
+		"HttpsNoticeFormat":        {"json", []any{"json", "chat"}},
 		"LogLevel":                 {"INFO", []any{"DEBUG", "INFO", "WARN", "ERROR"}},
 		"LogRetentionDays":         {90, nil},
 		"ReservedConcurrency":      {10, nil},
@@ -101,6 +102,7 @@ func ruleEnv(organization bool) map[string]any {
 		"LIFECYCLE_POLICY":            ref("LifecyclePolicy"),
 		"LIFECYCLE_MODE":              ref("LifecycleMode"),
 		"DRY_RUN":                     ref("DryRun"),
+		"HTTPS_NOTICE_FORMAT":         ref("HttpsNoticeFormat"),
 		"LOG_LEVEL":                   ref("LogLevel"),
 	}
 }

@@ -185,10 +185,12 @@ func eventMessage(in EventInput) Message {
 	if p.SetMutability != nil && (kind == guard.KindRemediated || kind == guard.KindWouldRemediate) {
 		suffix = "-> " + p.SetMutability.Mutability + " " + suffix
 	}
+	subj := subject(string(kind), repo.Name, suffix)
 	return Message{
-		Subject:  subject(string(kind), repo.Name, suffix),
+		Subject:  subj,
 		Text:     eventText(doc, e, account),
 		Document: doc,
+		Chat:     eventChat(doc, e, account, subj),
 		Attributes: map[string]string{
 			"kind":       string(kind),
 			"severity":   severity,

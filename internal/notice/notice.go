@@ -30,10 +30,7 @@ const messageBudget = MaxSNSMessageBytes - 4*1024
 // size limit; build(0) must always fit. It cuts lists (images, repositories)
 // so a notice is shortened rather than refused.
 func fitting(max int, build func(n int) Message) Message {
-	fits := func(m Message) bool {
-		body, err := m.SNSMessage()
-		return err == nil && len(body) <= messageBudget
-	}
+	fits := fitsSNS
 	if m := build(max); fits(m) {
 		return m
 	}
@@ -158,12 +155,18 @@ func capList(items []string, max, n int) []string {
 	return out
 }
 
-// Message is one SNS notice.
+// Message is one SNS notice. The renderers fill Text, Document and Chat;
+// HTTPSFormat, set by the publisher from the configuration
+// (WithHTTPSFormat), chooses what https carries.
 type Message struct {
-	Subject    string
-	Text       string            // for people: the default and email protocols
-	Document   any               // for machines: sqs, lambda, http and https
-	Attributes map[string]string // SNS String message attributes, for filter policies
+	Subject  string
+	Text     string // for people: the default and email protocols
+	Document any    // for machines: sqs, lambda, http, and https unless chat
+	// Chat is the notice as an Amazon Q Developer in chat applications
+	// custom notification: what https carries with HTTPSFormat chat.
+	Chat        *ChatNotification
+	HTTPSFormat HTTPSFormat       // "" means json
+	Attributes  map[string]string // SNS String message attributes, for filter policies
 }
 
 // SNSMessage renders the Message parameter for Publish with MessageStructure json.
@@ -172,12 +175,18 @@ func (m Message) SNSMessage() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode notice document: %w", err)
 	}
+	https := doc
+	if m.HTTPSFormat == HTTPSChat && m.Chat != nil {
+		if https, err = marshal(m.Chat); err != nil {
+			return "", fmt.Errorf("encode chat notification: %w", err)
+		}
+	}
 	body, err := marshal(map[string]string{
 		"default": m.Text,
 		"email":   m.Text,
 		"sqs":     doc,
 		"lambda":  doc,
-		"https":   doc,
+		"https":   https,
 		"http":    doc,
 	})
 	if err != nil {

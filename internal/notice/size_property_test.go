@@ -209,6 +209,20 @@ func TestEveryNoticeFitsSNS(t *testing.T) {
 		if err != nil || id == "" {
 			t.Fatalf("case %d (unit %q): SNS refused the notice (%d bytes): %v", i, g.unit, size, err)
 		}
+		// The same notice for a chat channel (HTTPS_NOTICE_FORMAT=chat).
+		m.HTTPSFormat = notice.HTTPSChat
+		body, err := m.SNSMessage()
+		if err != nil || len(body) > notice.MaxSNSMessageBytes {
+			t.Fatalf("case %d: chat form of %d bytes: %v", i, len(body), err)
+		}
+		var structured map[string]string
+		if err := json.Unmarshal([]byte(body), &structured); err != nil {
+			t.Fatal(err)
+		}
+		notice.CheckChatSchema(t, structured["https"])
+		if id, err := pub.Publish(ctx, m); err != nil || id == "" {
+			t.Fatalf("case %d (unit %q): SNS refused the chat form: %v", i, g.unit, err)
+		}
 	}
 	t.Logf("%d notices, the largest %d bytes (limit %d)", len(gens), largest, notice.MaxSNSMessageBytes)
 }

@@ -267,10 +267,17 @@ func largestFit(from, least, most, guess int, fits func(to int) bool) int {
 }
 
 // fitsSNS reports whether m's body fits SNS's size limit, with room for the
-// subject and the attributes.
+// subject and the attributes, whichever https format the deployment chose
+// (the renderers do not know it).
 func fitsSNS(m Message) bool {
-	body, err := m.SNSMessage()
-	return err == nil && len(body) <= messageBudget
+	for _, f := range []HTTPSFormat{HTTPSJSON, HTTPSChat} {
+		m.HTTPSFormat = f
+		body, err := m.SNSMessage()
+		if err != nil || len(body) > messageBudget {
+			return false
+		}
+	}
+	return true
 }
 
 // sweepMessage renders one part. parts is 0 in an interim part; a report
@@ -326,10 +333,12 @@ func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts in
 	case parts > 1:
 		kind += " part " + strconv.Itoa(part) + " of " + strconv.Itoa(parts) + ":"
 	}
+	subj := subject(kind, headline, "("+in.Account+" "+in.Region+")")
 	return Message{
-		Subject:  subject(kind, headline, "("+in.Account+" "+in.Region+")"),
+		Subject:  subj,
 		Text:     sweepText(doc),
 		Document: doc,
+		Chat:     sweepChat(doc, kind, headline, subj),
 		Attributes: map[string]string{
 			"kind":     KindSweepReport,
 			"severity": severity,

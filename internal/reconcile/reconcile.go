@@ -68,6 +68,10 @@ type Request struct {
 	// page): it is not described again, and its tags are read only when
 	// its mutability is not compliant, the only case an exemption matters.
 	Listed *guard.Repository
+	// ReadTags reads the tags of a listed repository even when its
+	// mutability is compliant, so the plan's exemption is known for every
+	// repository (make audit shows it).
+	ReadTags bool
 	// DryRun decides and reports without writing, whatever the rules say.
 	DryRun bool
 }
@@ -216,7 +220,7 @@ func read(ctx context.Context, repos Repositories, rules guard.Rules, req Reques
 	readLifecycle := rules.NeedsLifecycle(req.Checks)
 	if req.Listed != nil {
 		r.repo = *req.Listed
-		readTags = req.Event != nil || !rules.MutabilityCompliant(r.repo.Mutability, r.repo.ExclusionFilters)
+		readTags = req.Event != nil || req.ReadTags || !rules.MutabilityCompliant(r.repo.Mutability, r.repo.ExclusionFilters)
 		if !readTags {
 			// The sweep's usual repository, listed and compliant: at most
 			// its lifecycle policy, read here and now.

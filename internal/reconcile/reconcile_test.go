@@ -297,3 +297,22 @@ func TestPanicInAConcurrentReadReachesTheCaller(t *testing.T) {
 	r.Reconcile(context.Background(), Request{Key: key, Checks: both, Event: mutableEvent(now)})
 	t.Fatal("Reconcile returned after a panic")
 }
+
+// ReadTags: a listed, compliant repository's tags are read too, so the
+// plan tells its exemption; nothing else changes.
+func TestReadTagsReadsACompliantListedRepositorysTags(t *testing.T) {
+	repos, _, r := fixture(t, guard.Immutable, true)
+	repos.repo.Tags = []guard.Tag{{Key: "environment", Value: "dev"}}
+	listed := *repos.repo
+	listed.Tags, listed.Lifecycle = nil, guard.Lifecycle{}
+	o := r.Reconcile(context.Background(), Request{Key: key, Checks: both, Listed: &listed, ReadTags: true, DryRun: true})
+	if o.Status != Done || len(o.Plan.Findings) != 0 {
+		t.Fatalf("status %s findings %v", o.Status, kinds(o.Plan))
+	}
+	if got := repos.sortedCalls(); !slices.Equal(got, []string{"Lifecycle", "Tags"}) {
+		t.Fatalf("calls %v, want Lifecycle and Tags", got)
+	}
+	if e := o.Plan.Exemption; e.Status != guard.ExemptionActive || e.Tag != "environment=dev" || !o.Repo.Lifecycle.Exists {
+		t.Fatalf("exemption %+v, lifecycle %+v", e, o.Repo.Lifecycle)
+	}
+}
