@@ -140,11 +140,8 @@ func BenchmarkColdStart(b *testing.B) {
 			b.Fatalf("status %d: %s", status, body)
 		}
 		// The emulator may log after it answers.
-		var ms float64
-		ok := false
-		for deadline := time.Now().Add(5 * time.Second); !ok && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			ms, ok = initDuration(rie.Output())
-		}
+		rie.WaitOutput("INIT REPORT(durationMs: ", 10*time.Second)
+		ms, ok := initDuration(rie.Output())
 		if !ok {
 			b.Fatalf("no Init Duration in the emulator's output:\n%s", rie.Output())
 		}

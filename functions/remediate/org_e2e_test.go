@@ -162,7 +162,7 @@ func TestOrganizationUnderRIE(t *testing.T) {
 		if n := proxy.Count("PutImageTagMutability") + proxy.Count("Publish"); n != 0 {
 			t.Fatalf("the echo of an own write led to %d writes or notices", n)
 		}
-		if !strings.Contains(rie.Output(), "own call: compliant") {
+		if !rie.WaitOutput("own call: compliant", 10*time.Second) {
 			t.Fatalf("not logged as an own call:\n%s", rie.Output())
 		}
 	})

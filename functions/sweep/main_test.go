@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
@@ -118,7 +117,7 @@ func TestSweepBootstrapUnderRIE(t *testing.T) {
 		t.Errorf("rie/no-lifecycle has no lifecycle policy after the sweep: %v", err)
 	}
 	for _, want := range []string{`"msg":"sweep function ready"`, `"msg":"sweep link started"`, `"msg":"sweep finished"`, `"max_tps":10`} {
-		if !strings.Contains(rie.Output(), want) {
+		if !rie.WaitOutput(want, 10*time.Second) {
 			t.Errorf("function logs lack %s\n%s", want, rie.Output())
 		}
 	}

@@ -190,6 +190,21 @@ func (r *RIE) Output() string {
 	return strings.Join(kept, "")
 }
 
+// WaitOutput waits until the emulator's output contains want, and reports
+// whether it did within timeout. The function's log lines reach the output
+// through the emulator, after the invocation has been answered: a test that
+// reads them must wait for them.
+func (r *RIE) WaitOutput(want string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(r.Output(), want) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 // Invoke sends payload as one invocation and returns the HTTP status and
 // body. A handler error is status 200 with a body like
 // {"errorMessage":"...","errorType":"..."}. The emulator runs one invocation
