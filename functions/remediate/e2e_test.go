@@ -82,7 +82,9 @@ func TestEndToEndUnderRIE(t *testing.T) {
 		})
 	}
 
-	// The function's log is JSON lines: slog records and EMF metrics.
+	// The function's log is JSON lines: slog records and EMF metrics (the
+	// last invocation's reach the output after its answer).
+	rie.WaitOutput(`"_aws"`, 10*time.Second)
 	var records, metrics int
 	for _, line := range strings.Split(rie.Output(), "\n") {
 		if !strings.HasPrefix(line, "{") {
@@ -117,7 +119,7 @@ func TestBadConfigurationStopsTheColdStart(t *testing.T) {
 	if status, body := rie.Invoke(t, raw); status == 200 {
 		t.Fatalf("status %d body %s: the invocation must fail when init fails", status, body)
 	}
-	if !strings.Contains(rie.Output(), `LIFECYCLE_MODE: unknown mode \"sometimes\"`) {
+	if !rie.WaitOutput(`LIFECYCLE_MODE: unknown mode \"sometimes\"`, 10*time.Second) {
 		t.Fatalf("the log does not name the variable:\n%s", rie.Output())
 	}
 }

@@ -227,7 +227,7 @@ func TestRIE(t *testing.T) {
 			t.Errorf("function sees %s: %s, want %q", name, body, want)
 		}
 	}
-	if !strings.Contains(rie.Output(), `echo: got {"say":"hi"}`) {
+	if !rie.WaitOutput(`echo: got {"say":"hi"}`, 10*time.Second) {
 		t.Errorf("function log missing from output:\n%s", rie.Output())
 	}
 	if strings.Contains(rie.Output(), "X-Amz-Client-Context") {
