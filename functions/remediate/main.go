@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/registries"
 	"github.com/ecr-guard/ecr-guard/internal/remediate"
+	"github.com/ecr-guard/ecr-guard/internal/securityhub"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 )
 
@@ -40,5 +42,15 @@ func main() {
 		notify.New(notice.WithHTTPSFormat(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), cfg.HTTPSNoticeFormat), emf),
 		emf, scope, lambdaenv.Logger(cfg.LogLevel),
 	)
+	if cfg.SecurityHub {
+		h.WithFindings(securityhub.New(hubClients(clients), cfg.Rules, emf, lambdaenv.Logger(cfg.LogLevel), time.Now, securityhub.Options{}))
+	}
 	lambda.Start(h.Handle)
+}
+
+// hubClients gives Security Hub clients with the registries' credentials.
+func hubClients(r *registries.Resolver) securityhub.Clients {
+	return securityhub.ClientsFunc(func(ctx context.Context, account, region string) (securityhub.API, error) {
+		return r.SecurityHub(ctx, account, region)
+	})
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/notify"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/registries"
+	"github.com/ecr-guard/ecr-guard/internal/securityhub"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
 )
@@ -59,6 +60,12 @@ func main() {
 	})
 	function := os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
 	emf := metrics.NewEMF(os.Stdout, function, time.Now)
+	var findings sweep.Findings
+	if cfg.SecurityHub {
+		findings = securityhub.New(securityhub.ClientsFunc(func(ctx context.Context, account, region string) (securityhub.API, error) {
+			return clients.SecurityHub(ctx, account, region)
+		}), cfg.Rules, emf, log, time.Now, securityhub.Options{Batch: true})
+	}
 	s := sweep.New(
 		clients,
 		reconcile.New(clients, cfg.Rules, emf, time.Now),
@@ -67,9 +74,9 @@ func main() {
 		// role may invoke only itself).
 		lambdainvoke.New[sweep.Payload](lambdaapi.NewFromConfig(awsCfg), function),
 		emf, log,
-		sweep.Options{Concurrency: cfg.Concurrency, Scope: scope, Now: time.Now},
+		sweep.Options{Concurrency: cfg.Concurrency, Scope: scope, Now: time.Now, Findings: findings},
 	)
 	log.Info("sweep function ready", "function", function, "concurrency", cfg.Concurrency, "max_tps", cfg.MaxTPS,
-		"lifecycle_mode", cfg.Rules.LifecycleMode, "dry_run", cfg.Rules.DryRun)
+		"lifecycle_mode", cfg.Rules.LifecycleMode, "dry_run", cfg.Rules.DryRun, "security_hub", cfg.SecurityHub)
 	lambda.Start(s.Handle)
 }

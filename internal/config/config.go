@@ -28,6 +28,8 @@ type Config struct {
 	// HTTPSNoticeFormat is what the notices' https protocol carries
 	// (HTTPS_NOTICE_FORMAT): the JSON document, or a chat notification.
 	HTTPSNoticeFormat notice.HTTPSFormat
+	// SecurityHub imports findings into Security Hub (SECURITY_HUB=on).
+	SecurityHub bool
 }
 
 // Organization reports whether the function guards an organization's
@@ -113,6 +115,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.HTTPSNoticeFormat, err = notice.ParseHTTPSFormat(getenv("HTTPS_NOTICE_FORMAT")); err != nil {
 		bad("HTTPS_NOTICE_FORMAT", err)
+	}
+	switch v := strings.ToLower(valueOr("SECURITY_HUB", "off")); v {
+	case "on":
+		c.SecurityHub = true
+	case "off":
+	default:
+		bad("SECURITY_HUB", fmt.Errorf("%q: want on or off", v))
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))

@@ -53,6 +53,15 @@ func TestLoadHTTPSNoticeFormat(t *testing.T) {
 	}
 }
 
+func TestLoadSecurityHub(t *testing.T) {
+	for value, want := range map[string]bool{"": false, "off": false, "on": true, " ON ": true} {
+		c, err := Load(env(map[string]string{"SNS_TOPIC_ARN": topic, "SECURITY_HUB": value}))
+		if err != nil || c.SecurityHub != want {
+			t.Errorf("SECURITY_HUB=%q: %v, %v; want %v", value, c.SecurityHub, err, want)
+		}
+	}
+}
+
 func TestLoadAll(t *testing.T) {
 	policy := `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}}]}`
 	c, err := Load(env(map[string]string{
@@ -100,6 +109,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"log level", "LOG_LEVEL", "LOUD", "LOG_LEVEL"},
 		{"self role not an ARN", "SELF_ROLE_ARN", "ecr-guard-role", "SELF_ROLE_ARN"},
 		{"unknown https notice format", "HTTPS_NOTICE_FORMAT", "slack", `HTTPS_NOTICE_FORMAT: "slack" is not json or chat`},
+		{"security hub not on or off", "SECURITY_HUB", "yes", `SECURITY_HUB: "yes": want on or off`},
 		{"self role a user", "SELF_ROLE_ARN", "arn:aws:iam::123456789012:role/ecr-guard,arn:aws:iam::123456789012:user/mallory", `SELF_ROLE_ARN: "arn:aws:iam::123456789012:user/mallory" is not an IAM role ARN`},
 	}
 	for _, tt := range tests {

@@ -62,6 +62,7 @@ func checkFunction(tmpl map[string]any) []string {
 		"LifecycleMode":            {"enforce", []any{"enforce", "missing", "off"}},
 		"DryRun":                   {"false", []any{"true", "false"}},
 		"HttpsNoticeFormat":        {"json", []any{"json", "chat"}},
+		"SecurityHubFindings":      {"off", []any{"on", "off"}},
 		"LogLevel":                 {"INFO", []any{"DEBUG", "INFO", "WARN", "ERROR"}},
 		"LogRetentionDays":         {90, nil},
 		"ReservedConcurrency":      {10, nil},
@@ -103,6 +104,7 @@ func ruleEnv(organization bool) map[string]any {
 		"LIFECYCLE_MODE":              ref("LifecycleMode"),
 		"DRY_RUN":                     ref("DryRun"),
 		"HTTPS_NOTICE_FORMAT":         ref("HttpsNoticeFormat"),
+		"SECURITY_HUB":                ref("SecurityHubFindings"),
 		"LOG_LEVEL":                   ref("LogLevel"),
 	}
 }

@@ -168,7 +168,7 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 	org := isOrganization(tmpl)
 	ecrActions := map[string]map[string]bool{} // role -> ECR actions allowed
 	hasPublish, hasLogs, hasInvoke := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	hasAssume, hasListAccounts := map[string]bool{}, map[string]bool{}
+	hasAssume, hasListAccounts, hasImport := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, d := range docs {
 		stmts, err := statements(d)
 		if err != nil {
@@ -267,6 +267,17 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 					}
 				case strings.HasPrefix(strings.ToLower(a), "organizations:"):
 					bad("%s: unexpected Organizations action %q", s.where, a)
+				case strings.HasPrefix(strings.ToLower(a), "securityhub:"):
+					// SecurityHubFindings=on only: import into this account's
+					// default product, in the functions' regions.
+					if !isFunctionRole || a != "securityhub:BatchImportFindings" || lookup(tmpl, "Conditions", "ImportsFindings") != true {
+						bad("%s: %s granted to %s; only the function roles may securityhub:BatchImportFindings, and only with SecurityHubFindings=on", s.where, a, d.role)
+						continue
+					}
+					hasImport[d.role] = true
+					if want := ownFindingsResource(tmpl); !(len(s.actions) == 1 && len(s.resource) == 1 && equal(s.resource[0], sub(want))) {
+						bad("%s: securityhub:BatchImportFindings must be alone, on exactly !Sub %s (actions %v, Resource %v)", s.where, want, s.actions, s.resource)
+					}
 				case !isFunctionRole:
 				case a == "sns:Publish":
 					hasPublish[d.role] = true
@@ -310,6 +321,9 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 		if org && !hasAssume[role] {
 			bad("function role %s cannot assume the member role with Scope=organization", role)
 		}
+		if lookup(tmpl, "Conditions", "ImportsFindings") == true && !hasImport[role] {
+			bad("function role %s cannot import findings into Security Hub with SecurityHubFindings=on", role)
+		}
 		if org && spec.listAccounts && !hasListAccounts[role] {
 			bad("function role %s cannot list the organization's accounts with Scope=organization", role)
 		}
@@ -325,8 +339,23 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 	return problems
 }
 
+// ownFindingsResource is the functions' Security Hub product in tmpl.
+func ownFindingsResource(tmpl map[string]any) string {
+	if lookup(tmpl, "Conditions", "HasTargetRegions") == true {
+		return "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"
+	}
+	return "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+}
+
 func TestTemplateIAMIsLeastPrivilege(t *testing.T) {
-	for _, v := range scopeViews(t) {
+	org := map[string]string{"SecurityHubFindings": "on"}
+	for k, v := range organizationParams {
+		org[k] = v
+	}
+	views := append(scopeViews(t),
+		scopeView{"Scope=account SecurityHubFindings=on", loadTemplateWith(t, map[string]string{"SecurityHubFindings": "on"})},
+		scopeView{"Scope=organization SecurityHubFindings=on", loadTemplateWith(t, org)})
+	for _, v := range views {
 		for _, p := range checkLeastPrivilege(v.tmpl) {
 			t.Errorf("%s: %s", v.name, p)
 		}

@@ -25,7 +25,12 @@ var singleAccountResources = []string{
 	"RemediateFunction", "RemediateFunctionNoticePolicy", "RemediateFunctionRole", "RemediateLogGroup", "RemediateThrottlesAlarm",
 	"RuleDeadLetterQueue", "RuleDeadLetterQueueAlarm", "RuleDeadLetterQueuePolicy",
 	"SweepErrorsAlarm", "SweepFunction", "SweepFunctionNoticePolicy", "SweepFunctionRole", "SweepLogGroup", "SweepNoticeFailuresAlarm",
+	// SecurityHubFindings=on only (Condition ImportsFindings).
+	"RemediateFunctionFindingsPolicy", "SweepFunctionFindingsPolicy",
 }
+
+// findingsResources exist only with SecurityHubFindings=on.
+var findingsResources = []string{"RemediateFunctionFindingsPolicy", "SweepFunctionFindingsPolicy"}
 
 // singleAccountOutputs are the outputs of the single-account stack.
 var singleAccountOutputs = []string{"NoticeTopicArn", "RemediateFailureQueueUrl", "RemediateFunctionArn", "RuleDeadLetterQueueUrl", "SweepFunctionArn"}
@@ -143,7 +148,9 @@ func checkScopes(raw map[string]any) []string {
 			bad("%s is a new resource without Condition IsOrganization: Scope=account must stay the single-account stack", id)
 		case id == "NoticeEmailSubscription" && cond != "HasNotificationEmail":
 			bad("%s has Condition %v, want HasNotificationEmail", id, cond)
-		case contains(singleAccountResources, id) && id != "NoticeEmailSubscription" && cond != nil:
+		case contains(findingsResources, id) && cond != "ImportsFindings":
+			bad("%s has Condition %v, want ImportsFindings", id, cond)
+		case contains(singleAccountResources, id) && id != "NoticeEmailSubscription" && !contains(findingsResources, id) && cond != nil:
 			bad("%s of the single-account stack has Condition %v", id, cond)
 		}
 	}
@@ -172,9 +179,10 @@ func checkScopes(raw map[string]any) []string {
 		res    []string
 		out    []string
 	}{
-		{"Scope=account", nil, without(singleAccountResources, "NoticeEmailSubscription"), singleAccountOutputs},
-		{"Scope=account with NotificationEmail", map[string]string{"NotificationEmail": "security@example.com"}, sorted(singleAccountResources), singleAccountOutputs},
-		{"Scope=organization", organizationParams, union(without(singleAccountResources, "NoticeEmailSubscription"), organizationResources), union(singleAccountOutputs, sortedKeys(organizationOutputs))},
+		{"Scope=account", nil, without(singleAccountResources, append([]string{"NoticeEmailSubscription"}, findingsResources...)...), singleAccountOutputs},
+		{"Scope=account with NotificationEmail", map[string]string{"NotificationEmail": "security@example.com"}, without(singleAccountResources, findingsResources...), singleAccountOutputs},
+		{"Scope=account with SecurityHubFindings", map[string]string{"SecurityHubFindings": "on"}, without(singleAccountResources, "NoticeEmailSubscription"), singleAccountOutputs},
+		{"Scope=organization", organizationParams, union(without(singleAccountResources, append([]string{"NoticeEmailSubscription"}, findingsResources...)...), organizationResources), union(singleAccountOutputs, sortedKeys(organizationOutputs))},
 	} {
 		view, err := Resolve(raw, c.params)
 		if err != nil {
@@ -418,6 +426,8 @@ var memberParameters = map[string]any{
 	"MemberRoleName":           ref("MemberRoleName"),
 	// IAM is global: the member role is created in this stack's region only.
 	"IamRegion": ref("AWS::Region"),
+	// The member role may import findings only when the central stack does.
+	"SecurityHubFindings": ref("SecurityHubFindings"),
 }
 
 // checkStackSet: one service-managed StackSet with auto-deployment to the
@@ -988,5 +998,38 @@ func TestOrganizationChecksDetectBrokenTemplates(t *testing.T) {
 				t.Fatal("check accepted the broken template")
 			}
 		})
+	}
+}
+
+// TestMemberRoleImportsFindingsOnlyWhenOn: with SecurityHubFindings=on the
+// member role may also securityhub:BatchImportFindings, on its own
+// account's default product (any region) and nothing else; off, it may not.
+func TestMemberRoleImportsFindingsOnlyWhenOn(t *testing.T) {
+	f := loadOrgFixture(t)
+	wantECR := map[string]any{"Sid": "RemediateRepositories"}
+	wantImport := map[string]any{
+		"Sid": "ImportFindings", "Effect": "Allow", "Action": "securityhub:BatchImportFindings",
+		"Resource": sub("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"),
+	}
+	for value, want := range map[string][]map[string]any{"off": {wantECR}, "on": {wantECR, wantImport}} {
+		view, err := Resolve(f.member, map[string]string{"AWS::AccountId": "222222222222", "AWS::Region": "us-east-1", "IamRegion": "us-east-1", "SecurityHubFindings": value})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, _ := Resources(view)
+		_, allowed := roleStatements(all["MemberRole"])
+		if len(allowed) != len(want) {
+			t.Errorf("SecurityHubFindings=%s: member role statements %v, want %v", value, allowed, want)
+			continue
+		}
+		// The ECR statement is checked exactly by checkMemberTemplate.
+		if allowed[0]["Sid"] != "RemediateRepositories" {
+			t.Errorf("SecurityHubFindings=%s: member role statement 0 is %v, want the ECR statement", value, allowed[0])
+		}
+		for i := 1; i < len(want); i++ {
+			if !equal(allowed[i], want[i]) {
+				t.Errorf("SecurityHubFindings=%s: member role statement %d is %v, want %v", value, i, allowed[i], want[i])
+			}
+		}
 	}
 }

@@ -26,6 +26,11 @@ const (
 	Failed            = "Failed"
 	NoticeFailures    = "NoticeFailures"
 	Skipped           = "Skipped"
+	// FindingFailures: findings Security Hub did not import.
+	FindingFailures = "FindingFailures"
+	// SecurityHubDisabled: findings not imported because Security Hub is
+	// not enabled in the account and region.
+	SecurityHubDisabled = "SecurityHubDisabled"
 )
 
 // Counter counts outcomes; EMF is the production one. The flows (reconcile,

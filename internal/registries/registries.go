@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/ecr-guard/ecr-guard/internal/awsfail"
@@ -57,8 +58,9 @@ type Resolver struct {
 	opt   Options
 
 	mu      sync.Mutex
-	creds   map[string]*aws.CredentialsCache // account -> member role credentials
-	clients map[[2]string]*ecrrepo.Client    // account, region -> client
+	creds   map[string]*aws.CredentialsCache  // account -> member role credentials
+	clients map[[2]string]*ecrrepo.Client     // account, region -> client
+	hubs    map[[2]string]*securityhub.Client // account, region -> Security Hub client
 }
 
 // New returns a Resolver for the function whose scope scope tells (e.g.
@@ -66,7 +68,7 @@ type Resolver struct {
 func New(cfg aws.Config, scope func(context.Context) (guard.Scope, error), opt Options) *Resolver {
 	return &Resolver{
 		cfg: cfg, sts: sts.NewFromConfig(cfg), org: organizations.NewFromConfig(cfg), scope: scope, opt: opt,
-		creds: map[string]*aws.CredentialsCache{}, clients: map[[2]string]*ecrrepo.Client{},
+		creds: map[string]*aws.CredentialsCache{}, clients: map[[2]string]*ecrrepo.Client{}, hubs: map[[2]string]*securityhub.Client{},
 	}
 }
 
@@ -79,24 +81,52 @@ func (r *Resolver) For(ctx context.Context, account, region string) (reconcile.R
 	return r.client(ctx, account, region)
 }
 
-func (r *Resolver) client(ctx context.Context, account, region string) (*ecrrepo.Client, error) {
+// credentials are the function's own in its account, the member role's
+// (assumed once, cached) in any other.
+func (r *Resolver) credentials(ctx context.Context, account string) (aws.CredentialsProvider, error) {
 	own, err := r.scope(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var creds aws.CredentialsProvider = r.cfg.Credentials
-	if account != own.Account {
-		if r.opt.MemberRole == "" {
-			return nil, fmt.Errorf("account %s is not this function's (%s) and MEMBER_ROLE_NAME is not set", account, own.Account)
-		}
-		roleARN := "arn:" + own.Partition + ":iam::" + account + ":role/" + r.opt.MemberRole
-		cache := r.memberCredentials(account, roleARN)
-		// Not under the lock: the cache is safe for concurrent use and
-		// makes one AssumeRole call for concurrent callers.
-		if _, err := cache.Retrieve(ctx); err != nil {
-			return nil, fmt.Errorf("assume role %s (account %s): %w", roleARN, account, awsfail.Classify(err))
-		}
-		creds = cache
+	if account == own.Account {
+		return r.cfg.Credentials, nil
+	}
+	if r.opt.MemberRole == "" {
+		return nil, fmt.Errorf("account %s is not this function's (%s) and MEMBER_ROLE_NAME is not set", account, own.Account)
+	}
+	roleARN := "arn:" + own.Partition + ":iam::" + account + ":role/" + r.opt.MemberRole
+	cache := r.memberCredentials(account, roleARN)
+	// Not under the lock: the cache is safe for concurrent use and makes
+	// one AssumeRole call for concurrent callers.
+	if _, err := cache.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("assume role %s (account %s): %w", roleARN, account, awsfail.Classify(err))
+	}
+	return cache, nil
+}
+
+// SecurityHub returns the Security Hub client of account in region, with
+// the same credentials as its registry's client: findings for the default
+// product are imported in the repository's own account.
+func (r *Resolver) SecurityHub(ctx context.Context, account, region string) (*securityhub.Client, error) {
+	creds, err := r.credentials(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := [2]string{account, region}
+	if c, ok := r.hubs[key]; ok {
+		return c, nil
+	}
+	c := securityhub.NewFromConfig(r.cfg, func(o *securityhub.Options) { o.Region, o.Credentials = region, creds })
+	r.hubs[key] = c
+	return c, nil
+}
+
+func (r *Resolver) client(ctx context.Context, account, region string) (*ecrrepo.Client, error) {
+	creds, err := r.credentials(ctx, account)
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
