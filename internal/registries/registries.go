@@ -112,15 +112,9 @@ func (r *Resolver) SecurityHub(ctx context.Context, account, region string) (*se
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	key := [2]string{account, region}
-	if c, ok := r.hubs[key]; ok {
-		return c, nil
-	}
-	c := securityhub.NewFromConfig(r.cfg, func(o *securityhub.Options) { o.Region, o.Credentials = region, creds })
-	r.hubs[key] = c
-	return c, nil
+	return cached(r, r.hubs, [2]string{account, region}, func() *securityhub.Client {
+		return securityhub.NewFromConfig(r.cfg, func(o *securityhub.Options) { o.Region, o.Credentials = region, creds })
+	}), nil
 }
 
 func (r *Resolver) client(ctx context.Context, account, region string) (*ecrrepo.Client, error) {
@@ -128,19 +122,26 @@ func (r *Resolver) client(ctx context.Context, account, region string) (*ecrrepo
 	if err != nil {
 		return nil, err
 	}
+	return cached(r, r.clients, [2]string{account, region}, func() *ecrrepo.Client {
+		opts := []func(*ecr.Options){func(o *ecr.Options) { o.Region, o.Credentials = region, creds }}
+		if r.opt.ECR != nil {
+			opts = append(opts, r.opt.ECR(account, region)...)
+		}
+		return ecrrepo.New(ecr.NewFromConfig(r.cfg, opts...))
+	}), nil
+}
+
+// cached returns clients[key], made by build the first time, so a client
+// per account and region lives for the warm container.
+func cached[C any](r *Resolver, clients map[[2]string]C, key [2]string, build func() C) C {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	key := [2]string{account, region}
-	if c, ok := r.clients[key]; ok {
-		return c, nil
+	c, ok := clients[key]
+	if !ok {
+		c = build()
+		clients[key] = c
 	}
-	opts := []func(*ecr.Options){func(o *ecr.Options) { o.Region, o.Credentials = region, creds }}
-	if r.opt.ECR != nil {
-		opts = append(opts, r.opt.ECR(account, region)...)
-	}
-	c := ecrrepo.New(ecr.NewFromConfig(r.cfg, opts...))
-	r.clients[key] = c
-	return c, nil
+	return c
 }
 
 func (r *Resolver) memberCredentials(account, roleARN string) *aws.CredentialsCache {
