@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/config"
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
-	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/notify"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/registries"
@@ -37,20 +35,14 @@ func main() {
 	// organization each member's through its member role.
 	clients := registries.New(awsCfg, scope.Scope, registries.Options{MemberRole: cfg.Rules.MemberRoleName})
 	emf := metrics.NewEMF(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now)
-	h := remediate.New(
-		reconcile.New(clients, cfg.Rules, emf, time.Now),
-		notify.New(notice.WithHTTPSFormat(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), cfg.HTTPSNoticeFormat), emf),
-		emf, scope, lambdaenv.Logger(cfg.LogLevel),
-	)
+	log := lambdaenv.Logger(cfg.LogLevel)
+	rec := reconcile.New(clients, cfg.Rules, emf, time.Now)
 	if cfg.SecurityHub {
-		h.WithFindings(securityhub.New(hubClients(clients), cfg.Rules, emf, lambdaenv.Logger(cfg.LogLevel), time.Now, securityhub.Options{}))
+		rec.WithFindings(securityhub.New(securityhub.Of(clients.SecurityHub), cfg.Rules, emf, log, time.Now, securityhub.Options{}))
 	}
+	h := remediate.New(rec,
+		notify.New(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), emf).WithHTTPSFormat(cfg.HTTPSNoticeFormat),
+		emf, scope, log,
+	)
 	lambda.Start(h.Handle)
-}
-
-// hubClients gives Security Hub clients with the registries' credentials.
-func hubClients(r *registries.Resolver) securityhub.Clients {
-	return securityhub.ClientsFunc(func(ctx context.Context, account, region string) (securityhub.API, error) {
-		return r.SecurityHub(ctx, account, region)
-	})
 }

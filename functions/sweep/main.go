@@ -23,7 +23,6 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/lambdaenv"
 	"github.com/ecr-guard/ecr-guard/internal/lambdainvoke"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
-	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/notify"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/registries"
@@ -60,21 +59,19 @@ func main() {
 	})
 	function := os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
 	emf := metrics.NewEMF(os.Stdout, function, time.Now)
-	var findings sweep.Findings
+	rec := reconcile.New(clients, cfg.Rules, emf, time.Now)
 	if cfg.SecurityHub {
-		findings = securityhub.New(securityhub.ClientsFunc(func(ctx context.Context, account, region string) (securityhub.API, error) {
-			return clients.SecurityHub(ctx, account, region)
-		}), cfg.Rules, emf, log, time.Now, securityhub.Options{Batch: true})
+		rec.WithFindings(securityhub.New(securityhub.Of(clients.SecurityHub), cfg.Rules, emf, log, time.Now, securityhub.Options{Batch: true}))
 	}
 	s := sweep.New(
 		clients,
-		reconcile.New(clients, cfg.Rules, emf, time.Now),
-		notify.New(notice.WithHTTPSFormat(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), cfg.HTTPSNoticeFormat), emf),
+		rec,
+		notify.New(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), emf).WithHTTPSFormat(cfg.HTTPSNoticeFormat),
 		// The next link: an asynchronous invocation of this function (the
 		// role may invoke only itself).
 		lambdainvoke.New[sweep.Payload](lambdaapi.NewFromConfig(awsCfg), function),
 		emf, log,
-		sweep.Options{Concurrency: cfg.Concurrency, Scope: scope, Now: time.Now, Findings: findings},
+		sweep.Options{Concurrency: cfg.Concurrency, Scope: scope, Now: time.Now},
 	)
 	log.Info("sweep function ready", "function", function, "concurrency", cfg.Concurrency, "max_tps", cfg.MaxTPS,
 		"lifecycle_mode", cfg.Rules.LifecycleMode, "dry_run", cfg.Rules.DryRun, "security_hub", cfg.SecurityHub)

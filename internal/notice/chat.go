@@ -2,7 +2,6 @@ package notice
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -86,28 +85,6 @@ type ChatMetadata struct {
 	EventType         string            `json:"eventType,omitempty"`
 	RelatedResources  []string          `json:"relatedResources,omitempty"`
 	AdditionalContext map[string]string `json:"additionalContext,omitempty"`
-}
-
-// Publisher publishes a notice (internal/snspub).
-type Publisher interface {
-	Publish(ctx context.Context, m Message) (string, error)
-}
-
-// WithHTTPSFormat returns a Publisher that sets the https format of every
-// message before pub publishes it. The renderers fill both bodies, so the
-// choice is made here, once, from the configuration.
-func WithHTTPSFormat(pub Publisher, f HTTPSFormat) Publisher {
-	return formatted{pub: pub, format: f}
-}
-
-type formatted struct {
-	pub    Publisher
-	format HTTPSFormat
-}
-
-func (p formatted) Publish(ctx context.Context, m Message) (string, error) {
-	m.HTTPSFormat = p.format
-	return p.pub.Publish(ctx, m)
 }
 
 // chatMark replaces what would make a value from outside ecr-guard format

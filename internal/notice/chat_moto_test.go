@@ -3,13 +3,18 @@ package notice_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
@@ -31,11 +36,12 @@ func TestChatNoticePublishedToSNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := notice.WithHTTPSFormat(snspub.New(api, aws.ToString(topic.TopicArn)), notice.HTTPSChat)
+	pub := notify.New(snspub.New(api, aws.ToString(topic.TopicArn)), metrics.NewEMF(io.Discard, "chat", time.Now)).WithHTTPSFormat(notice.HTTPSChat)
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	msgs := append([]notice.Message{readmeNotice(t)}, notice.ForSweep(notice.SweepInput{Account: "123456789012", Region: "us-east-1", Complete: true})...)
 	proxy.Reset()
 	for _, m := range msgs {
-		if id, err := pub.Publish(ctx, m); err != nil || id == "" {
+		if id, err := pub.Send(ctx, log, m); err != nil || id == "" {
 			t.Fatalf("SNS refused %q: %v", m.Subject, err)
 		}
 	}

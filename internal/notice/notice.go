@@ -157,7 +157,7 @@ func capList(items []string, max, n int) []string {
 
 // Message is one SNS notice. The renderers fill Text, Document and Chat;
 // HTTPSFormat, set by the publisher from the configuration
-// (WithHTTPSFormat), chooses what https carries.
+// (notify.Notifier.WithHTTPSFormat), chooses what https carries.
 type Message struct {
 	Subject  string
 	Text     string // for people: the default and email protocols

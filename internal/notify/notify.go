@@ -22,6 +22,7 @@ type Publisher interface {
 type Notifier struct {
 	pub     Publisher
 	metrics metrics.Counter
+	format  notice.HTTPSFormat
 }
 
 // New returns a Notifier.
@@ -29,9 +30,18 @@ func New(pub Publisher, metrics metrics.Counter) *Notifier {
 	return &Notifier{pub: pub, metrics: metrics}
 }
 
+// WithHTTPSFormat makes every notice's https body f (HTTPS_NOTICE_FORMAT):
+// the renderers fill both bodies, the choice is made here, once, so what
+// is logged of an unpublished notice is what was sent.
+func (n *Notifier) WithHTTPSFormat(f notice.HTTPSFormat) *Notifier {
+	n.format = f
+	return n
+}
+
 // Send publishes m and returns its message id. On failure it counts
 // NoticeFailures, logs the whole notice and returns the error.
 func (n *Notifier) Send(ctx context.Context, log *slog.Logger, m notice.Message) (string, error) {
+	m.HTTPSFormat = n.format
 	id, err := n.pub.Publish(ctx, m)
 	if err != nil {
 		n.metrics.Count(metrics.NoticeFailures, m.Attributes["kind"], 1)

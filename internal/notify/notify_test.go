@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -60,5 +61,25 @@ func TestSendLogsAndCountsAnUnpublishedNotice(t *testing.T) {
 	}
 	if lines := emf.JSONLines(t); len(lines) != 1 || lines[0]["NoticeFailures"] != float64(1) || lines[0]["Kind"] != "REMEDIATED" {
 		t.Fatalf("metrics %v", lines)
+	}
+}
+
+type recorder struct{ got []notice.Message }
+
+func (r *recorder) Publish(_ context.Context, m notice.Message) (string, error) {
+	r.got = append(r.got, m)
+	return "msg-1", nil
+}
+
+// HTTPS_NOTICE_FORMAT is applied here, once, to what is sent.
+func TestSendAppliesTheHTTPSFormat(t *testing.T) {
+	rec := &recorder{}
+	n := New(rec, metrics.NewEMF(io.Discard, "f", time.Now)).WithHTTPSFormat(notice.HTTPSChat)
+	m := notice.Message{Subject: "s", Text: "t", Document: map[string]string{}, Attributes: map[string]string{"kind": "REMEDIATED"}}
+	if _, err := n.Send(context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil)), m); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.got) != 1 || rec.got[0].HTTPSFormat != notice.HTTPSChat {
+		t.Fatalf("published %+v", rec.got)
 	}
 }

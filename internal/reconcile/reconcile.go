@@ -122,8 +122,17 @@ func (o Outcome) Wrote() (mutability, lifecycle bool) {
 // MaxListedImages bounds the images listed for an attack window.
 const MaxListedImages = 100
 
+// Findings receives the outcomes the step reaches (Security Hub:
+// internal/securityhub), maybe in batches. It reports its own failures:
+// they never fail a reconcile.
+type Findings interface {
+	Publish(ctx context.Context, key Key, o Outcome, ev *guard.Event)
+	Flush(ctx context.Context)
+}
+
 // Reconciler runs the step with one set of rules.
 type Reconciler struct {
+	findings   Findings // nil: none
 	registries Registries
 	rules      guard.Rules
 	metrics    metrics.Counter
@@ -133,6 +142,27 @@ type Reconciler struct {
 // New returns a Reconciler; now is the clock (time.Now in production).
 func New(registries Registries, rules guard.Rules, metrics metrics.Counter, now func() time.Time) *Reconciler {
 	return &Reconciler{registries: registries, rules: rules, metrics: metrics, now: now}
+}
+
+// WithFindings makes Record hand outcomes to f.
+func (r *Reconciler) WithFindings(f Findings) *Reconciler {
+	r.findings = f
+	return r
+}
+
+// Record hands o over to the findings, if any: every outcome but a retry,
+// which has found nothing yet. The drivers call it once their notice is out.
+func (r *Reconciler) Record(ctx context.Context, key Key, o Outcome, ev *guard.Event) {
+	if r.findings != nil && o.Status != Retry {
+		r.findings.Publish(ctx, key, o, ev)
+	}
+}
+
+// Flush sends the findings still queued.
+func (r *Reconciler) Flush(ctx context.Context) {
+	if r.findings != nil {
+		r.findings.Flush(ctx)
+	}
 }
 
 // Rules are the rules the step applies.

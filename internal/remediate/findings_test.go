@@ -29,12 +29,14 @@ func (r *fakeFindings) Publish(_ context.Context, key reconcile.Key, o reconcile
 	r.got = append(r.got, rf)
 }
 
+func (*fakeFindings) Flush(context.Context) {}
+
 // Every outcome but a retry goes to the findings publisher, after the
 // notice, with the triggering event.
 func TestOutcomesGoToFindingsAfterTheNotice(t *testing.T) {
 	f := newFixture(t, nil)
 	rec := &fakeFindings{f: f}
-	f.h.WithFindings(rec)
+	f.h.rec.WithFindings(rec)
 	f.add("team-a/web", guard.Mutable, false)
 	if err := f.h.Handle(context.Background(), event(t, "create-repository-mutable.json")); err != nil {
 		t.Fatal(err)

@@ -28,21 +28,6 @@ type Handler struct {
 	metrics metrics.Counter
 	scope   ScopeSource
 	log     *slog.Logger
-	// findings, when set, receives every outcome after its notice
-	// (Security Hub: internal/securityhub).
-	findings Findings
-}
-
-// Findings publishes the findings of an outcome (securityhub.Publisher).
-// It reports its own failures: they never fail the remediation.
-type Findings interface {
-	Publish(ctx context.Context, key reconcile.Key, o reconcile.Outcome, ev *guard.Event)
-}
-
-// WithFindings makes the handler hand every outcome to f after its notice.
-func (h *Handler) WithFindings(f Findings) *Handler {
-	h.findings = f
-	return h
 }
 
 // ScopeSource tells the account and region the function acts in
@@ -119,10 +104,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 	// in an organization the member's it came from.
 	key := reconcile.Key{Partition: scope.Partition, Registry: cmp.Or(ev.RegistryID, ev.Account), Region: ev.Region, Name: ev.Repository}
 	o := h.rec.Reconcile(ctx, reconcile.Request{Key: key, Checks: guard.ChecksFor(ev.Name), Event: &ev})
-	if h.findings != nil && o.Status != reconcile.Retry {
-		// Deferred: after the notice.
-		defer h.findings.Publish(ctx, key, o, &ev)
-	}
+	defer h.rec.Flush(ctx)
+	defer h.rec.Record(ctx, key, o, &ev) // after the notice
 	switch {
 	case o.Status == reconcile.Gone && o.Plan.Stale:
 		return h.skip(log, skipGone, "skipped: the event is older than the repository, so it was about a deleted repository of the same name", "created_at", o.Repo.CreatedAt)

@@ -286,8 +286,9 @@ func TestSweepFindingsInMoto(t *testing.T) {
 		w.create(t, "sweep-"+string(rune('a'+i/26))+string(rune('a'+i%26)), m)
 	}
 	m := metrics.NewEMF(io.Discard, "ecr-guard-sweep", time.Now)
-	s := sweep.New(w.res, w.rec, notify.New(nopNotices{}, m), nopContinuer{}, m, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		sweep.Options{Scope: scope, Now: time.Now, Findings: w.pub})
+	rec := reconcile.New(w.res, w.rules, m, time.Now).WithFindings(w.pub)
+	s := sweep.New(w.res, rec, notify.New(nopNotices{}, m), nopContinuer{}, m, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		sweep.Options{Scope: scope, Now: time.Now})
 	res, err := s.Handle(context.Background(), sweep.Payload{})
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,18 @@ type Clients interface {
 // ClientsFunc adapts a function to Clients.
 type ClientsFunc func(ctx context.Context, account, region string) (API, error)
 
+// Of adapts a resolver of SDK clients (registries.Resolver.SecurityHub),
+// so both functions wire it the same way.
+func Of(get func(ctx context.Context, account, region string) (*sh.Client, error)) Clients {
+	return ClientsFunc(func(ctx context.Context, account, region string) (API, error) {
+		c, err := get(ctx, account, region)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	})
+}
+
 // SecurityHub calls f.
 func (f ClientsFunc) SecurityHub(ctx context.Context, account, region string) (API, error) {
 	return f(ctx, account, region)

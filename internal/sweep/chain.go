@@ -101,17 +101,6 @@ type Options struct {
 	Now func() time.Time
 	// NewID names a new chain in the logs (random by default).
 	NewID func() string
-	// Findings, when set, receives every repository's outcome after its
-	// notice, batched and flushed at the end of each link (Security Hub:
-	// internal/securityhub).
-	Findings Findings
-}
-
-// Findings publishes outcomes' findings in batches (securityhub.Publisher).
-// It reports its own failures: they never fail the sweep.
-type Findings interface {
-	Publish(ctx context.Context, key reconcile.Key, o reconcile.Outcome, ev *guard.Event)
-	Flush(ctx context.Context)
 }
 
 // Sweeper runs the links of a sweep.
@@ -288,9 +277,7 @@ func (s *Sweeper) Handle(ctx context.Context, p Payload) (res Result, err error)
 		})
 	}
 	wg.Wait()
-	if s.opt.Findings != nil {
-		s.opt.Findings.Flush(ctx)
-	}
+	s.rec.Flush(ctx)
 	st.lanes = slices.DeleteFunc(st.lanes, func(p Position) bool { return p.Target < 0 })
 	switch {
 	case len(errs) > 0:

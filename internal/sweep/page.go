@@ -116,10 +116,7 @@ func (s *Sweeper) visit(ctx context.Context, dryRun bool, t Target, repo guard.R
 
 	key := reconcile.Key{Partition: s.opt.Scope.Partition, Registry: cmp.Or(repo.RegistryID, t.Account), Region: t.Region, Name: repo.Name}
 	res := s.rec.Reconcile(ctx, reconcile.Request{Key: key, Checks: checks, Listed: &repo, DryRun: dryRun})
-	if s.opt.Findings != nil && res.Status != reconcile.Retry {
-		// Deferred: after the notice of a failure.
-		defer s.opt.Findings.Publish(ctx, key, res, nil)
-	}
+	defer s.rec.Record(ctx, key, res, nil) // after the notice of a failure
 	switch res.Status {
 	case reconcile.Gone:
 		log().Info("skipped: the repository was deleted during the sweep")
