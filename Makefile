@@ -81,7 +81,7 @@ demo: tools
 
 ## audit: the registries' state as ecr-guard sees it, read-only, with your own AWS credentials and
 ## region (and MEMBER_ROLE_NAME, TARGET_ACCOUNTS, TARGET_REGIONS, the rules' variables); e.g.
-## make audit ARGS="--format csv". Exit status of .build/audit: 0 compliant, 3 would change, 1 error.
+## make audit ARGS="--format csv". Exit status of .build/audit: 0 compliant, 3 needs attention (would change, or no ROOT template), 1 error.
 audit:
 	@$(GO) build -o .build/audit ./internal/audit
 	@.build/audit $(ARGS)

@@ -103,6 +103,12 @@ func TestSweepBootstrapUnderRIE(t *testing.T) {
 	if m := mutability("rie/mutable"); m != "MUTABLE" {
 		t.Errorf("the dry run changed rie/mutable to %s", m)
 	}
+	// The registry has no repository creation template at all: the
+	// digest says its ROOT template is missing (ROOT_TEMPLATE=report),
+	// read through the template API the test proxy serves beside moto.
+	if r := doc.RootTemplates; len(r) != 1 || r[0].Status != notice.RootTemplateMissing || r[0].Account != "123456789012" || r[0].Region != "us-east-1" {
+		t.Errorf("root templates %+v, want the one registry's ROOT template missing", r)
+	}
 
 	// The schedule's own input: a real sweep.
 	invoke(`{"dryRun": false}`)

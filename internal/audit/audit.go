@@ -22,12 +22,22 @@ const (
 	unknown            = "unknown"   // the read failed
 )
 
-// Row is one repository as the audit found it, or (Repository "") a
-// registry that could not be listed.
+// Row types: what a row is about.
+const (
+	TypeRepository = "repository"
+	TypeTemplate   = "template" // a repository creation template; its name is its prefix
+)
+
+// Row is one repository or repository creation template as the audit found
+// it, or (Name "") a registry whose repositories or templates could not be
+// listed.
 type Row struct {
-	Account          string   `json:"account"`
-	Region           string   `json:"region"`
-	Repository       string   `json:"repository"`
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	// Type is TypeRepository or TypeTemplate.
+	Type string `json:"type"`
+	// Name is the repository's name or the template's prefix.
+	Name             string   `json:"name"`
 	Mutability       string   `json:"mutability"`
 	ExclusionFilters []string `json:"exclusion_filters"`
 	Lifecycle        string   `json:"lifecycle"`
@@ -37,70 +47,95 @@ type Row struct {
 	Exemption    string `json:"exemption"`
 	ExemptionTag string `json:"exemption_tag"`
 	Expires      string `json:"expires"`
-	// Would are the kinds of what ecr-guard would do (WOULD_REMEDIATE,
-	// WOULD_RESTORE_LIFECYCLE); empty: nothing.
+	// AppliedFor is what a template is applied for (REPLICATION,
+	// PULL_THROUGH_CACHE, CREATE_ON_PUSH).
+	AppliedFor []string `json:"applied_for,omitempty"`
+	// Missing: the registry has no ROOT template; the row says what
+	// ROOT_TEMPLATE makes of that.
+	Missing bool `json:"missing,omitempty"`
+	// Would are the kinds of what ecr-guard would do or report
+	// (WOULD_REMEDIATE, WOULD_RESTORE_LIFECYCLE; OBSERVED for a missing ROOT
+	// template under ROOT_TEMPLATE=report); empty: nothing.
 	Would []guard.Kind `json:"would"`
 	// Details are the plan's findings in words.
 	Details []string `json:"details"`
-	// Error: the repository or registry could not be read.
+	// Error: the repository, template or registry could not be read.
 	Error string `json:"error,omitempty"`
 }
 
-// Changes reports whether ecr-guard would change the repository.
-func (r Row) Changes() bool { return len(r.Would) > 0 }
+// NeedsAttention reports whether ecr-guard would change or report something
+// about the row.
+func (r Row) NeedsAttention() bool { return len(r.Would) > 0 }
 
 // Report is the audit of every target.
 type Report struct {
-	Rows    []Row `json:"repositories"`
+	Rows    []Row `json:"rows"`
 	Targets int   `json:"-"`
 }
 
 // Exit statuses of make audit.
 const (
-	ExitCompliant = 0 // nothing would change
-	ExitError     = 1 // a repository or registry could not be read (or the audit could not start)
+	ExitCompliant = 0 // nothing needs attention
+	ExitError     = 1 // a repository, template or registry could not be read (or the audit could not start)
 	ExitUsage     = 2 // bad flags
-	ExitChanges   = 3 // ecr-guard would change something
+	ExitAttention = 3 // ecr-guard would change something, or reports a missing ROOT template
 )
 
-// ExitCode: an error wins, since the audit is then incomplete; then a change.
+// ExitCode: an error wins, since the audit is then incomplete; then
+// anything that needs attention.
 func (r Report) ExitCode() int {
 	switch {
 	case slices.ContainsFunc(r.Rows, func(r Row) bool { return r.Error != "" }):
 		return ExitError
-	case slices.ContainsFunc(r.Rows, Row.Changes):
-		return ExitChanges
+	case slices.ContainsFunc(r.Rows, Row.NeedsAttention):
+		return ExitAttention
 	}
 	return ExitCompliant
 }
 
-// Summary counts the rows.
-type Summary struct {
-	Registries   int `json:"registries"`
-	Repositories int `json:"repositories"`
-	Compliant    int `json:"compliant"`
-	Exempt       int `json:"exempt"` // of Compliant
-	WouldChange  int `json:"would_change"`
-	Errors       int `json:"errors"`
+// Count sums up the rows of one type.
+type Count struct {
+	Total       int `json:"total"` // named rows: registry-wide errors are only Errors
+	Compliant   int `json:"compliant"`
+	Exempt      int `json:"exempt"` // of Compliant
+	WouldChange int `json:"would_change"`
+	Errors      int `json:"errors"`
 }
 
-// Summary counts what the report holds. Exempt counts the compliant
-// repositories that are so by an active exemption.
+// Summary counts the rows.
+type Summary struct {
+	Registries   int   `json:"registries"`
+	Repositories Count `json:"repositories"`
+	Templates    Count `json:"templates"`
+	// WithoutRootTemplate counts the registries with no ROOT template (none
+	// are looked for with ROOT_TEMPLATE=off): a registry's finding, not a
+	// template's, so not in Templates.
+	WithoutRootTemplate int `json:"without_root_template"`
+}
+
+// Summary counts what the report holds. Exempt counts the compliant rows
+// that are so by an active exemption.
 func (r Report) Summary() Summary {
 	s := Summary{Registries: r.Targets}
 	for _, row := range r.Rows {
-		if row.Repository != "" {
-			s.Repositories++
+		c := &s.Repositories
+		if row.Type == TypeTemplate {
+			c = &s.Templates
+		}
+		if row.Name != "" && !row.Missing {
+			c.Total++
 		}
 		switch {
 		case row.Error != "":
-			s.Errors++
-		case row.Changes():
-			s.WouldChange++
+			c.Errors++
+		case row.Missing:
+			s.WithoutRootTemplate++
+		case row.NeedsAttention():
+			c.WouldChange++
 		default:
-			s.Compliant++
+			c.Compliant++
 			if row.Exemption == string(guard.ExemptionActive) {
-				s.Exempt++
+				c.Exempt++
 			}
 		}
 	}
@@ -108,24 +143,28 @@ func (r Report) Summary() Summary {
 }
 
 // Auditor runs the sweep's read-only path: the sweep's targets and pages,
-// and for every repository the functions' own reconcile step in a dry run,
-// tags read for every repository so that each row shows its exemption.
+// each target's repository creation templates before its repositories, and
+// for every template and repository the functions' own reconcile step in a
+// dry run, tags read for every repository so that each row shows its
+// exemption.
 type Auditor struct {
 	Lister     sweep.Lister
 	Reconciler *reconcile.Reconciler
 	Partition  string
 	// Concurrency is the number of repositories reconciled at once.
 	Concurrency int
-	// Progress gets one line per page (nil: none).
+	// Progress gets one line per target's templates and per page (nil: none).
 	Progress io.Writer
 }
 
-// checks: every rule, as the sweep evaluates them.
+// checks: every rule, as the sweep evaluates them (and as DecideTemplate
+// always does).
 var checks = guard.Checks{Mutability: true, Lifecycle: true}
 
 // Run audits every target. Its error is only that the targets could not be
-// told; a registry that cannot be listed, or a repository that cannot be
-// read, is a row with an Error and the audit goes on.
+// told; a registry whose repositories or templates cannot be listed, or a
+// repository that cannot be read, is a row with an Error and the audit
+// goes on.
 func (a *Auditor) Run(ctx context.Context) (Report, error) {
 	targets, err := a.Lister.Targets(ctx)
 	if err != nil {
@@ -144,26 +183,95 @@ func (a *Auditor) progress(format string, args ...any) {
 	}
 }
 
-// target audits one registry, page by page, rows sorted by name.
+// listingFailed is the row of a registry whose repositories or templates
+// (typ) could not be listed.
+func (a *Auditor) listingFailed(t sweep.Target, typ, what string, err error) Row {
+	a.progress("%s %s: cannot list the %s: %v", t.Account, t.Region, what, err)
+	return Row{Account: t.Account, Region: t.Region, Type: typ, Would: []guard.Kind{}, Details: []string{},
+		Error: "cannot list the " + what + ": " + err.Error()}
+}
+
+// target audits one registry: its templates, then its repositories page by
+// page; rows of each type sorted by name. As in the sweep, the first page
+// of repositories is listed before the templates, so that a registry that
+// cannot be reached at all (a member role refused) is one error row, not
+// two.
 func (a *Auditor) target(ctx context.Context, t sweep.Target) []Row {
-	var rows []Row
-	token := ""
+	page, next, err := a.Lister.ListPage(ctx, t, "")
+	if err != nil {
+		return []Row{a.listingFailed(t, TypeRepository, "repositories", err)}
+	}
+	rows := a.templates(ctx, t)
+	var repos []Row
 	for {
-		page, next, err := a.Lister.ListPage(ctx, t, token)
-		if err != nil {
-			a.progress("%s %s: cannot list the repositories: %v", t.Account, t.Region, err)
-			return append(rows, Row{Account: t.Account, Region: t.Region, Would: []guard.Kind{}, Details: []string{},
-				Error: "cannot list the repositories: " + err.Error()})
-		}
-		rows = append(rows, a.page(ctx, t, page)...)
-		a.progress("%s %s: %d repositories", t.Account, t.Region, len(rows))
+		repos = append(repos, a.page(ctx, t, page)...)
+		a.progress("%s %s: %d repositories", t.Account, t.Region, len(repos))
 		if next == "" {
 			break
 		}
-		token = next
+		if page, next, err = a.Lister.ListPage(ctx, t, next); err != nil {
+			break
+		}
 	}
-	slices.SortFunc(rows, func(x, y Row) int { return cmp.Compare(x.Repository, y.Repository) })
+	slices.SortFunc(repos, byName)
+	rows = append(rows, repos...)
+	if err != nil {
+		rows = append(rows, a.listingFailed(t, TypeRepository, "repositories", err))
+	}
 	return rows
+}
+
+func byName(x, y Row) int { return cmp.Compare(x.Name, y.Name) }
+
+// templates audits a registry's repository creation templates as the sweep
+// visits them: each listed one, and ROOT when the listing lacks it (no row
+// then with ROOT_TEMPLATE=off: the step finds nothing to say). A registry
+// has few, so one at a time.
+func (a *Auditor) templates(ctx context.Context, t sweep.Target) []Row {
+	listed, err := a.Lister.ListTemplates(ctx, t)
+	if err != nil {
+		return []Row{a.listingFailed(t, TypeTemplate, "repository creation templates", err)}
+	}
+	var rows []Row
+	for i := range listed {
+		if row := a.template(ctx, t, listed[i].Prefix, &listed[i]); row != nil {
+			rows = append(rows, *row)
+		}
+	}
+	if !slices.ContainsFunc(listed, func(tm guard.Template) bool { return tm.Prefix == guard.RootPrefix }) {
+		if row := a.template(ctx, t, guard.RootPrefix, nil); row != nil {
+			rows = append(rows, *row)
+		}
+	}
+	a.progress("%s %s: %d templates", t.Account, t.Region, len(listed))
+	slices.SortFunc(rows, byName)
+	return rows
+}
+
+// template reconciles one template (listed, or nil for a ROOT template the
+// listing lacks) exactly as the sweep does, in a dry run.
+func (a *Auditor) template(ctx context.Context, t sweep.Target, prefix string, listed *guard.Template) *Row {
+	key := reconcile.TemplateKey{Partition: a.Partition, Registry: t.Account, Region: t.Region, Prefix: prefix}
+	o := a.Reconciler.ReconcileTemplate(ctx, reconcile.TemplateRequest{Key: key, Listed: listed, Missing: listed == nil, DryRun: true})
+	if o.Status == reconcile.Gone {
+		return nil
+	}
+	row := &Row{
+		Account: t.Account, Region: t.Region, Type: TypeTemplate, Name: prefix, Missing: listed == nil,
+		ExclusionFilters: []string{}, Would: []guard.Kind{}, Details: []string{},
+	}
+	if listed != nil {
+		row.Mutability, row.AppliedFor = listed.Mutability, listed.AppliedFor
+		row.ExclusionFilters = append(row.ExclusionFilters, listed.ExclusionFilters...)
+		row.Lifecycle = lifecycleStatus(a.Reconciler.Rules(), checks, listed.Lifecycle)
+		row.Exemption = unknown
+	}
+	if o.Status == reconcile.Done {
+		e := o.Plan.Exemption
+		row.Exemption, row.ExemptionTag, row.Expires = string(e.Status), e.Tag, e.Expires
+	}
+	row.addFindings(o.Plan.Plan, o.Err)
+	return row
 }
 
 // page reconciles a page's repositories with Concurrency workers; a
@@ -211,7 +319,7 @@ func (a *Auditor) repository(ctx context.Context, t sweep.Target, repo guard.Rep
 		return nil
 	}
 	row := &Row{
-		Account: t.Account, Region: t.Region, Repository: repo.Name,
+		Account: t.Account, Region: t.Region, Type: TypeRepository, Name: repo.Name,
 		Mutability: repo.Mutability, ExclusionFilters: repo.ExclusionFilters,
 		Lifecycle: unknown, Exemption: unknown,
 		Would: []guard.Kind{}, Details: []string{},
@@ -219,29 +327,37 @@ func (a *Auditor) repository(ctx context.Context, t sweep.Target, repo guard.Rep
 	if row.ExclusionFilters == nil {
 		row.ExclusionFilters = []string{}
 	}
-	rules := a.Reconciler.Rules()
 	if o.Status == reconcile.Done {
-		switch lc := o.Repo.Lifecycle; {
-		case !rules.NeedsLifecycle(o.Read):
-			row.Lifecycle = LifecycleUnchecked
-		case !lc.Exists:
-			row.Lifecycle = LifecycleAbsent
-		case rules.Baseline.Equal(lc.Text):
-			row.Lifecycle = LifecycleBaseline
-		default:
-			row.Lifecycle = LifecycleOther
-		}
+		row.Lifecycle = lifecycleStatus(a.Reconciler.Rules(), o.Read, o.Repo.Lifecycle)
 		e := o.Plan.Exemption
 		row.Exemption, row.ExemptionTag, row.Expires = string(e.Status), e.Tag, e.Expires
 	}
-	for _, f := range o.Plan.Findings {
+	row.addFindings(o.Plan, o.Err)
+	return row
+}
+
+// lifecycleStatus is the row's Lifecycle for a policy read under read.
+func lifecycleStatus(rules guard.Rules, read guard.Checks, lc guard.Lifecycle) string {
+	switch {
+	case !rules.NeedsLifecycle(read):
+		return LifecycleUnchecked
+	case !lc.Exists:
+		return LifecycleAbsent
+	case rules.Baseline.Equal(lc.Text):
+		return LifecycleBaseline
+	}
+	return LifecycleOther
+}
+
+// addFindings sets Would, Details and Error from the step's plan and error.
+func (row *Row) addFindings(plan guard.Plan, err error) {
+	for _, f := range plan.Findings {
 		if f.Kind != guard.KindFailed && !slices.Contains(row.Would, f.Kind) {
 			row.Would = append(row.Would, f.Kind)
 		}
 		row.Details = append(row.Details, f.Summary)
 	}
-	if o.Err != nil {
-		row.Error = o.Err.Error()
+	if err != nil {
+		row.Error = err.Error()
 	}
-	return row
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -49,32 +50,45 @@ func dash(s string) string {
 	return s
 }
 
-// table: one line per repository, then the errors in full and a summary.
+// table: one line per template and repository, then the errors and the
+// missing ROOT templates in full (their rows have no state to show), and a
+// summary.
 func (r Report) table(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACCOUNT\tREGION\tREPOSITORY\tMUTABILITY\tEXCLUSIONS\tLIFECYCLE\tEXEMPTION\tEXPIRES\tWOULD")
+	fmt.Fprintln(tw, "ACCOUNT\tREGION\tTYPE\tNAME\tMUTABILITY\tEXCLUSIONS\tLIFECYCLE\tEXEMPTION\tEXPIRES\tWOULD")
 	for _, row := range r.Rows {
-		exemption := row.Exemption
-		if row.Repository == "" {
-			exemption = ""
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Account, row.Region, dash(row.Repository),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Account, row.Region, row.Type, dash(row.Name),
 			dash(row.Mutability), dash(strings.Join(row.ExclusionFilters, ",")), dash(row.Lifecycle),
-			dash(exemption), dash(row.Expires), row.would())
+			dash(row.Exemption), dash(row.Expires), row.would())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, row := range r.Rows {
 		if row.Error != "" {
-			fmt.Fprintf(w, "ERROR %s %s %s: %s\n", row.Account, row.Region, dash(row.Repository), row.Error)
+			fmt.Fprintf(w, "ERROR %s %s %s %s: %s\n", row.Account, row.Region, row.Type, dash(row.Name), row.Error)
+		}
+	}
+	for _, row := range r.Rows {
+		if row.Missing && row.Error == "" {
+			fmt.Fprintf(w, "MISSING %s %s %s %s: %s\n", row.Account, row.Region, row.Type, row.Name, strings.Join(row.Details, "; "))
 		}
 	}
 	s := r.Summary()
-	_, err := fmt.Fprintf(w, "\n%s in %s: %d compliant (%d exempt), %d would change, %s\n",
-		plural(s.Repositories, "repository", "repositories"), plural(s.Registries, "registry", "registries"),
-		s.Compliant, s.Exempt, s.WouldChange, plural(s.Errors, "error", "errors"))
+	fmt.Fprintf(w, "\n%s in %s: %s\n", plural(s.Repositories.Total, "repository", "repositories"),
+		plural(s.Registries, "registry", "registries"), s.Repositories)
+	rootless := ""
+	if s.WithoutRootTemplate > 0 {
+		rootless = "; " + plural(s.WithoutRootTemplate, "registry", "registries") + " without a ROOT template"
+	}
+	_, err := fmt.Fprintf(w, "%s: %s%s\n", plural(s.Templates.Total, "template", "templates"), s.Templates, rootless)
 	return err
+}
+
+// String is the count as the table's summary says it.
+func (c Count) String() string {
+	return fmt.Sprintf("%d compliant (%d exempt), %d would change, %s",
+		c.Compliant, c.Exempt, c.WouldChange, plural(c.Errors, "error", "errors"))
 }
 
 func plural(n int, one, many string) string {
@@ -84,7 +98,7 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// json: {"repositories": [rows], "summary": {...}}.
+// json: {"rows": [rows], "summary": {...}}.
 func (r Report) json(w io.Writer) error {
 	rows := r.Rows
 	if rows == nil {
@@ -93,20 +107,20 @@ func (r Report) json(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		Repositories []Row   `json:"repositories"`
-		Summary      Summary `json:"summary"`
+		Rows    []Row   `json:"rows"`
+		Summary Summary `json:"summary"`
 	}{rows, r.Summary()})
 }
 
 // csv: a header and one record per row; lists are joined with ";".
 func (r Report) csv(w io.Writer) error {
 	c := csv.NewWriter(w)
-	_ = c.Write([]string{"account", "region", "repository", "mutability", "exclusion_filters", "lifecycle",
-		"exemption", "exemption_tag", "expires", "would", "details", "error"})
+	_ = c.Write([]string{"account", "region", "type", "name", "mutability", "exclusion_filters", "lifecycle",
+		"exemption", "exemption_tag", "expires", "applied_for", "missing", "would", "details", "error"})
 	for _, row := range r.Rows {
-		_ = c.Write([]string{row.Account, row.Region, row.Repository, row.Mutability,
+		_ = c.Write([]string{row.Account, row.Region, row.Type, row.Name, row.Mutability,
 			strings.Join(row.ExclusionFilters, ";"), row.Lifecycle, row.Exemption, row.ExemptionTag, row.Expires,
-			joinKinds(row.Would), strings.Join(row.Details, "; "), row.Error})
+			strings.Join(row.AppliedFor, ";"), strconv.FormatBool(row.Missing), joinKinds(row.Would), strings.Join(row.Details, "; "), row.Error})
 	}
 	c.Flush()
 	return c.Error()

@@ -2,16 +2,20 @@
 // from a laptop, before deploying anything or when an auditor asks. With
 // the caller's own AWS credentials and region it runs the sweep's read-only
 // path: the sweep's targets (internal/registries, MEMBER_ROLE_NAME and
-// TARGET_ACCOUNTS/TARGET_REGIONS as in the functions), its pages, and for
-// every repository the functions' reconcile step in a dry run, with the
-// rules the functions read from the environment (EXEMPT_TAGS,
-// LIFECYCLE_POLICY, ...). It writes nothing. It prints one row per
-// repository (--format table, json or csv) and a progress line per page on
-// stderr.
+// TARGET_ACCOUNTS/TARGET_REGIONS as in the functions), each target's
+// repository creation templates and then its pages of repositories, and for
+// every template and repository the functions' reconcile step in a dry run,
+// with the rules the functions read from the environment (EXEMPT_TAGS,
+// LIFECYCLE_POLICY, ROOT_TEMPLATE, ...). It writes nothing. It prints one
+// row per template and repository, and one for a registry without a ROOT
+// template unless ROOT_TEMPLATE=off (--format table, json or csv), and
+// progress lines on stderr.
 //
-// Exit status: 0 when nothing would change, 3 when ecr-guard would change
-// something, 1 when a repository or registry could not be read (the report
-// still lists everything else) or the audit could not start, 2 for bad flags.
+// Exit status: 0 when nothing needs attention, 3 when ecr-guard would
+// change something or reports something (a missing ROOT template under
+// ROOT_TEMPLATE=report), 1 when a repository, template or registry could
+// not be read (the report still lists everything else) or the audit could
+// not start, 2 for bad flags.
 package main
 
 import (
@@ -56,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	quiet := flags.Bool("quiet", false, "no progress lines on stderr")
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: make audit [ARGS=\"--format table|json|csv --quiet\"]\n"+
-			"exit status: 0 nothing would change, 3 something would change, 1 something could not be read, 2 bad flags")
+			"exit status: 0 nothing needs attention, 3 something would change or is reported, 1 something could not be read, 2 bad flags")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {

@@ -1,20 +1,22 @@
-// Package cloudtrail decodes EventBridge-wrapped CloudTrail ECR records into
-// the facts ecr-guard decides on. It makes no AWS call.
+// Package cloudtrail decodes EventBridge-wrapped CloudTrail ECR records, and
+// the events ECR sends EventBridge itself about repositories it fills on its
+// own, into the facts ecr-guard decides on. It makes no AWS call.
 //
 // Decoding is strict where it decides and tolerant elsewhere. The members
 // that decide (source and detail-type, eventName, errorCode, eventTime,
 // awsRegion and recipientAccountId, the envelope's account and region, the
-// repository's identity, the requested mutability, and the tags or tag keys
-// of TagResource and UntagResource) must be well-formed, or the event is
-// rejected as malformed. Any other member of an unexpected type (a userAgent
-// that is an object, CreateRepository tags given as a string, ...) is
-// ignored, and Event.Warnings says so.
+// repository's identity or the template's prefix, the requested mutability,
+// and the tags or tag keys of TagResource and UntagResource) must be
+// well-formed, or the event is rejected as malformed. Any other member of an
+// unexpected type (a userAgent that is an object, CreateRepository tags given
+// as a string, ...) is ignored, and Event.Warnings says so.
 package cloudtrail
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,8 +30,26 @@ const (
 	eventSource = "aws.ecr"
 )
 
+// serviceDetailTypes are the events ECR sends EventBridge itself that
+// ecr-guard handles
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html).
+// Each is about one image ECR pulled through its cache or replicated, into a
+// repository it may just have created from a creation template, and says
+// where the image came from. They are a second source, beside CloudTrail's
+// CreateRepository by ecr.amazonaws.com (whose shape no real record
+// confirms), for a repository ECR created mutable: the first event about it
+// gets it fixed and reported, every later one finds it compliant and, asking
+// for nothing, reports nothing. They come once per image brought in (a cached
+// tag is checked upstream at most once a day), so each costs one read.
+// "ECR Image Action" is not handled: ECR sends it for every push, delete and
+// archive in every repository, it says nothing about how the repository came
+// to be, and the repositories create-on-push makes arrive as CloudTrail's
+// CreateRepository by ecr.amazonaws.com.
+var serviceDetailTypes = []string{guard.EventPullThroughCacheAction, guard.EventReplicationAction}
+
 var (
-	// ErrMalformed marks an event that is not a readable CloudTrail ECR record.
+	// ErrMalformed marks an event that is not a readable CloudTrail ECR
+	// record or event ECR sent itself.
 	ErrMalformed = errors.New("malformed event")
 	// ErrNotApplicable marks a well-formed event that asks for no action:
 	// a failed call or an event ecr-guard does not handle.
@@ -47,6 +67,10 @@ type Rejection struct {
 func (r *Rejection) Error() string { return r.kind.Error() + ": " + r.Reason }
 func (r *Rejection) Unwrap() error { return r.kind }
 
+func rejection(kind error, id, eventID, format string, args ...any) *Rejection {
+	return &Rejection{ID: id, EventID: eventID, Reason: fmt.Sprintf(format, args...), kind: kind}
+}
+
 // repositoryRef is the repository an event names, and where it came from.
 type repositoryRef struct {
 	name       string
@@ -55,7 +79,8 @@ type repositoryRef struct {
 }
 
 // Decode turns raw EventBridge event JSON into an Event, or returns a *Rejection.
-// Members it ignored are listed in the Event's Warnings.
+// Members it ignored are listed in the Event's Warnings. A template call's
+// Event names the template (Template) and no repository.
 func Decode(raw []byte) (guard.Event, error) {
 	var env object
 	if err := json.Unmarshal(raw, &env); err != nil {
@@ -65,7 +90,7 @@ func Decode(raw []byte) (guard.Event, error) {
 	id := d.text(env, "id")
 	eventID := ""
 	reject := func(kind error, format string, args ...any) (guard.Event, error) {
-		return guard.Event{}, &Rejection{ID: id, EventID: eventID, Reason: fmt.Sprintf(format, args...), kind: kind}
+		return guard.Event{}, rejection(kind, id, eventID, format, args...)
 	}
 	malformed := func(err error) (guard.Event, error) { return reject(ErrMalformed, "%v", err) }
 
@@ -77,8 +102,10 @@ func Decode(raw []byte) (guard.Event, error) {
 	if err != nil {
 		return malformed(err)
 	}
-	if source != eventSource || dtype != detailType {
-		return reject(ErrMalformed, "source %q and detail-type %q are not %q and %q", source, dtype, eventSource, detailType)
+	service := slices.Contains(serviceDetailTypes, dtype)
+	if source != eventSource || dtype != detailType && !service {
+		return reject(ErrMalformed, "source %q and detail-type %q are not %q and one of %q", source, dtype, eventSource,
+			append([]string{detailType}, serviceDetailTypes...))
 	}
 	busAccount, err := accountID(env, "account")
 	if err != nil {
@@ -93,7 +120,13 @@ func Decode(raw []byte) (guard.Event, error) {
 		err = fmt.Errorf("detail is %s", kindOf(env.member("detail")))
 	}
 	if err != nil {
+		if service {
+			return reject(ErrMalformed, "detail is not the detail of an %s: %v", dtype, err)
+		}
 		return reject(ErrMalformed, "detail is not a CloudTrail record: %v", err)
+	}
+	if service {
+		return d.serviceEvent(dtype, id, env, detail, busAccount, busRegion)
 	}
 
 	eventID = d.text(detail, "detail.eventID")
@@ -132,31 +165,34 @@ func Decode(raw []byte) (guard.Event, error) {
 		return malformed(err)
 	}
 
-	var repo repositoryRef
-	switch name {
-	case guard.EventCreateRepository:
+	var (
+		repo     repositoryRef
+		template string
+		request  guard.Request
+	)
+	switch {
+	case name == guard.EventCreateRepository:
 		// AWS services (pull-through cache, replication, create-on-push)
 		// create repositories with requestParameters null or holding only
 		// the ARN: the response and the resources name it too.
 		repo, err = d.createdRepository(req, detail)
-	case guard.EventTagResource, guard.EventUntagResource:
-		if req == nil {
-			return reject(ErrMalformed, "no requestParameters, so no repository")
-		}
+	case req == nil && guard.IsTemplateEvent(name):
+		return reject(ErrMalformed, "no requestParameters, so no template")
+	case req == nil:
+		return reject(ErrMalformed, "no requestParameters, so no repository")
+	case guard.IsTemplateEvent(name):
+		template, repo.registryID, request, err = d.templateCall(name, req, detail)
+	case name == guard.EventTagResource, name == guard.EventUntagResource:
 		repo, err = repositoryFromARN(req, "requestParameters.resourceArn")
 	default:
-		if req == nil {
-			return reject(ErrMalformed, "no requestParameters, so no repository")
-		}
 		repo, err = repositoryFromName(req, "requestParameters")
 		if err == nil && repo.name == "" {
 			err = errors.New("no repository name in requestParameters")
 		}
 	}
-	if err != nil {
-		return malformed(err)
+	if err == nil && !guard.IsTemplateEvent(name) {
+		request, err = d.request(name, req)
 	}
-	request, err := d.request(name, req)
 	if err != nil {
 		return malformed(err)
 	}
@@ -173,6 +209,7 @@ func Decode(raw []byte) (guard.Event, error) {
 		SourceIP:   d.text(detail, "detail.sourceIPAddress"),
 		UserAgent:  d.text(detail, "detail.userAgent"),
 		Repository: repo.name,
+		Template:   template,
 		RegistryID: repo.registryID,
 		// Where the repository is, as far as its ARN says: guard.Scope
 		// decides whether that is where the function may act.
@@ -181,6 +218,146 @@ func Decode(raw []byte) (guard.Event, error) {
 		Request:          request,
 		Warnings:         d.warnings,
 	}, nil
+}
+
+// templateCall reads which repository creation template a template call
+// was about (its prefix, which decides), in which registry (the response's
+// registryId: the request has none), and what it asked for
+// (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepositoryCreationTemplate.html,
+// API_UpdateRepositoryCreationTemplate.html, API_DeleteRepositoryCreationTemplate.html).
+// The requested mutability and its filters decide, as for a repository; the
+// lifecycle policy, resourceTags and appliedFor only describe the call (the
+// rules read the live template), so bad ones are ignored.
+func (d *decoder) templateCall(name string, req, detail object) (prefix, registryID string, r guard.Request, err error) {
+	if prefix, err = strictText(req, "requestParameters.prefix"); err == nil && prefix == "" {
+		err = errors.New("no prefix in requestParameters")
+	}
+	if err != nil {
+		return "", "", r, err
+	}
+	resp := d.object(detail, "detail.responseElements")
+	if registryID, err = accountID(resp, "responseElements.registryId"); err != nil {
+		return "", "", r, err
+	}
+	if name != guard.EventDeleteRepositoryCreationTemplate {
+		if r.Mutability, r.ExclusionFilters, err = mutabilityOf(req); err != nil {
+			return "", "", r, err
+		}
+		r.LifecyclePolicy = d.text(req, "requestParameters.lifecyclePolicy")
+		tags, err := tagsOf(req, "requestParameters.resourceTags")
+		if err != nil {
+			d.warnings = append(d.warnings, err.Error()+": resourceTags ignored")
+		}
+		r.Tags = tags
+	}
+	// An update may leave appliedFor as it was, and a delete never names
+	// it: the template in the response has it.
+	if r.AppliedFor = d.strings(req, "requestParameters.appliedFor"); r.AppliedFor == nil {
+		const path = "detail.responseElements.repositoryCreationTemplate"
+		r.AppliedFor = d.strings(d.object(resp, path), path+".appliedFor")
+	}
+	return prefix, registryID, r, nil
+}
+
+// serviceEvent decodes an event ECR sent itself (serviceDetailTypes) about
+// an image it brought into a repository. The envelope's account and region
+// are the repository's: for a replication, the destination's, and
+// detail.source-account and source-region say where the image came from (the
+// documented example's region and resources are the destination's; that a
+// cross-account replication's event goes to the destination account is
+// inferred). Only a successful action is acted on: a failed one may have
+// brought nothing.
+func (d *decoder) serviceEvent(name, id string, env, detail object, busAccount, busRegion string) (guard.Event, error) {
+	reject := func(kind error, format string, args ...any) (guard.Event, error) {
+		return guard.Event{}, rejection(kind, id, "", format, args...)
+	}
+	statusPath := "detail.result"
+	if name == guard.EventPullThroughCacheAction {
+		statusPath = "detail.sync-status"
+	}
+	status, err := strictText(detail, statusPath)
+	if err == nil && status == "" {
+		err = fmt.Errorf("no %s", statusPath)
+	}
+	if err != nil {
+		return reject(ErrMalformed, "%v", err)
+	}
+	if status != "SUCCESS" {
+		reason := fmt.Sprintf("the %s did not succeed (%s %q", name, lastKey(statusPath), status)
+		if code := d.text(detail, "detail.failure-code"); code != "" {
+			reason += fmt.Sprintf(", failure-code %q", code)
+		}
+		return reject(ErrNotApplicable, "%s), so it brought nothing", reason)
+	}
+	if busAccount == "" || busRegion == "" {
+		return reject(ErrMalformed, "the envelope does not say in which account and region ECR sent the event")
+	}
+	eventTime, err := strictText(env, "time")
+	if err != nil {
+		return reject(ErrMalformed, "%v", err)
+	}
+	when, err := time.Parse(time.RFC3339, eventTime)
+	if err != nil {
+		return reject(ErrMalformed, "time %q is not an RFC 3339 time", eventTime)
+	}
+	repo, err := serviceRepository(env, detail)
+	if err != nil {
+		return reject(ErrMalformed, "%v", err)
+	}
+	return guard.Event{
+		ID:               id,
+		Name:             name,
+		Time:             when,
+		Region:           busRegion,
+		Account:          busAccount,
+		BusAccount:       busAccount,
+		BusRegion:        busRegion,
+		RepositoryRegion: repo.region,
+		Principal:        guard.Principal{Type: "AWSService", InvokedBy: "ecr.amazonaws.com"},
+		Repository:       repo.name,
+		RegistryID:       repo.registryID,
+		Service: guard.ServiceAction{
+			ImageTag:         d.text(detail, "detail.image-tag"),
+			ImageDigest:      d.text(detail, "detail.image-digest"),
+			UpstreamRegistry: d.text(detail, "detail.upstream-registry-url"),
+			CacheRulePrefix:  d.text(detail, "detail.ecr-repository-prefix"),
+			SourceAccount:    d.text(detail, "detail.source-account"),
+			SourceRegion:     d.text(detail, "detail.source-region"),
+		},
+		Warnings: d.warnings,
+	}, nil
+}
+
+// serviceRepository reads the repository a service event is about: its
+// detail's repository-name, and the envelope's resources, which name it by
+// ARN (and so say in which registry and region it is).
+func serviceRepository(env, detail object) (repositoryRef, error) {
+	name, err := strictText(detail, "detail.repository-name")
+	if err == nil && name == "" {
+		err = errors.New("no detail.repository-name")
+	}
+	if err != nil {
+		return repositoryRef{}, err
+	}
+	resources, err := strictStrings(env, "resources")
+	if err != nil {
+		return repositoryRef{}, err
+	}
+	found := repositoryRef{name: name}
+	for _, text := range resources {
+		ref, err := parseRepositoryARN(text)
+		if err != nil {
+			continue // another kind of resource
+		}
+		if ref.name != name {
+			return repositoryRef{}, fmt.Errorf("resources name repository %q, the detail names %q", ref.name, name)
+		}
+		if found.region != "" && (ref.registryID != found.registryID || ref.region != found.region) {
+			return repositoryRef{}, fmt.Errorf("resources name repository %q in more than one registry or region", name)
+		}
+		found = ref
+	}
+	return found, nil
 }
 
 // createdRepository finds the repository a CreateRepository call created:
@@ -299,29 +476,18 @@ func (d *decoder) request(name string, req object) (guard.Request, error) {
 	var err error
 	switch name {
 	case guard.EventCreateRepository, guard.EventPutImageTagMutability:
-		if r.Mutability, err = strictText(req, "requestParameters.imageTagMutability"); err != nil {
+		if r.Mutability, r.ExclusionFilters, err = mutabilityOf(req); err != nil {
 			return r, err
-		}
-		filters, err := strictObjects(req, "requestParameters.imageTagMutabilityExclusionFilters")
-		if err != nil {
-			return r, err
-		}
-		for i, f := range filters {
-			text, err := strictText(f, fmt.Sprintf("requestParameters.imageTagMutabilityExclusionFilters[%d].filter", i))
-			if err != nil {
-				return r, err
-			}
-			r.ExclusionFilters = append(r.ExclusionFilters, text)
 		}
 		if name == guard.EventCreateRepository {
-			tags, err := tagsOf(req)
+			tags, err := tagsOf(req, "requestParameters.tags")
 			if err != nil {
 				d.warnings = append(d.warnings, err.Error()+": tags ignored")
 			}
 			r.Tags = tags
 		}
 	case guard.EventTagResource:
-		if r.Tags, err = tagsOf(req); err != nil {
+		if r.Tags, err = tagsOf(req, "requestParameters.tags"); err != nil {
 			return r, err
 		}
 	case guard.EventUntagResource:
@@ -334,21 +500,44 @@ func (d *decoder) request(name string, req object) (guard.Request, error) {
 	return r, nil
 }
 
-// tagsOf reads requestParameters.tags: both the wire API's {"Key","Value"}
-// and CloudTrail's {"key","value"} (member names match in any casing).
-func tagsOf(req object) ([]guard.Tag, error) {
-	items, err := strictObjects(req, "requestParameters.tags")
+// mutabilityOf reads the requested imageTagMutability and its exclusion
+// filters, which decide.
+func mutabilityOf(req object) (string, []string, error) {
+	mutability, err := strictText(req, "requestParameters.imageTagMutability")
+	if err != nil {
+		return "", nil, err
+	}
+	items, err := strictObjects(req, "requestParameters.imageTagMutabilityExclusionFilters")
+	if err != nil {
+		return "", nil, err
+	}
+	var filters []string
+	for i, f := range items {
+		text, err := strictText(f, fmt.Sprintf("requestParameters.imageTagMutabilityExclusionFilters[%d].filter", i))
+		if err != nil {
+			return "", nil, err
+		}
+		filters = append(filters, text)
+	}
+	return mutability, filters, nil
+}
+
+// tagsOf reads the tags at path (requestParameters.tags, or a template's
+// requestParameters.resourceTags): both the wire API's {"Key","Value"} and
+// CloudTrail's {"key","value"} (member names match in any casing).
+func tagsOf(req object, path string) ([]guard.Tag, error) {
+	items, err := strictObjects(req, path)
 	if err != nil || items == nil {
 		return nil, err
 	}
 	tags := make([]guard.Tag, 0, len(items))
 	for i, item := range items {
-		path := fmt.Sprintf("requestParameters.tags[%d]", i)
-		key, err := strictText(item, path+".key")
+		itemPath := fmt.Sprintf("%s[%d]", path, i)
+		key, err := strictText(item, itemPath+".key")
 		if err != nil {
 			return nil, err
 		}
-		value, err := strictText(item, path+".value")
+		value, err := strictText(item, itemPath+".value")
 		if err != nil {
 			return nil, err
 		}

@@ -185,7 +185,8 @@ func TestRepositoryNameWithSlashesFromARN(t *testing.T) {
 }
 
 // FuzzDecode checks that no input panics the decoder, and that whatever it
-// accepts names a handled event and a repository.
+// accepts is a handled event that names either a repository or, for a
+// template call, a template.
 func FuzzDecode(f *testing.F) {
 	entries, err := os.ReadDir(filepath.Join("..", "..", "events"))
 	if err != nil {
@@ -197,6 +198,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"source":"aws.ecr","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"TagResource","eventTime":"2025-01-01T00:00:00Z","requestParameters":{"resourceArn":"arn:aws:ecr:r:a:repository/x"}}}`))
 	f.Add([]byte(`{"source":"aws.ecr","detail-type":"AWS API Call via CloudTrail","account":1,"detail":{"eventName":"CreateRepository","eventTime":"2025-01-01T00:00:00Z","recipientAccountId":12,"userAgent":{},"requestParameters":{"repositoryName":"x","registryId":12,"tags":"a=b"}}}`))
 	f.Add([]byte(`{"source":"aws.ecr","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"CreateRepository","eventTime":"2025-01-01T00:00:00Z","requestParameters":null,"responseElements":{"repository":{"repositoryArn":"arn:aws:ecr:r:1:repository/x","repositoryName":"x"}},"resources":[{"ARN":"arn:aws:ecr:r:1:repository/y"},7]}}`))
+	f.Add([]byte(`{"source":"aws.ecr","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"UpdateRepositoryCreationTemplate","eventTime":"2025-01-01T00:00:00Z","requestParameters":{"prefix":"p","appliedFor":"X","resourceTags":[{"Key":1}]},"responseElements":{"registryId":1,"repositoryCreationTemplate":{"appliedFor":[2]}}}}`))
+	f.Add([]byte(`{"source":"aws.ecr","detail-type":"ECR Replication Action","account":"1","region":"r","time":"2025-01-01T00:00:00Z","resources":["arn:aws:ecr:r:1:repository/x"],"detail":{"result":"SUCCESS","repository-name":"x","image-tag":{}}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		e, err := Decode(raw)
 		if err != nil {
@@ -206,8 +209,10 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		if e.Repository == "" || !guard.IsHandled(e.Name) {
-			t.Fatalf("accepted an event without repository or handled name: %+v", e)
+		handled := guard.IsHandled(e.Name) || e.Name == guard.EventPullThroughCacheAction || e.Name == guard.EventReplicationAction
+		namesOne := guard.IsTemplateEvent(e.Name) == (e.Template != "") && (e.Template == "") == (e.Repository != "")
+		if !handled || !namesOne {
+			t.Fatalf("accepted an unhandled event, or one that does not name exactly one repository or template: %+v", e)
 		}
 	})
 }

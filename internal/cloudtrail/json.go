@@ -161,6 +161,16 @@ func (d *decoder) list(o object, path string) []json.RawMessage {
 	return out
 }
 
+// strings reads an informational list of strings; a list of another kind
+// is ignored with a warning.
+func (d *decoder) strings(o object, path string) []string {
+	list, err := strictStrings(o, path)
+	if err != nil {
+		d.warnings = append(d.warnings, err.Error()+": ignored")
+	}
+	return list
+}
+
 // strictText reads a string that decides: null or absent is "", any other
 // type is an error.
 func strictText(o object, path string) (string, error) {

@@ -123,6 +123,15 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		bad("SECURITY_HUB", fmt.Errorf("%q: want on or off", v))
 	}
+	if c.Rules.RootTemplateMode, err = guard.ParseRootTemplateMode(strings.ToLower(valueOr("ROOT_TEMPLATE", string(guard.RootTemplateReport)))); err != nil {
+		bad("ROOT_TEMPLATE", err)
+	}
+	// CREATE_ON_PUSH is not in the default: a ROOT template applied for it
+	// turns create-on-push on for the whole registry.
+	c.Rules.RootTemplateAppliedFor = splitList(valueOr("ROOT_TEMPLATE_APPLIED_FOR", guard.AppliedForReplication+","+guard.AppliedForPullThroughCache))
+	if err := guard.ParseAppliedFor(c.Rules.RootTemplateAppliedFor); err != nil {
+		bad("ROOT_TEMPLATE_APPLIED_FOR", err)
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}

@@ -38,6 +38,19 @@ func TestLoadDefaults(t *testing.T) {
 	if c.HTTPSNoticeFormat != notice.HTTPSJSON {
 		t.Errorf("https notice format = %q, want json", c.HTTPSNoticeFormat)
 	}
+	if r.RootTemplateMode != guard.RootTemplateReport || !slices.Equal(r.RootTemplateAppliedFor, []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache}) {
+		t.Errorf("ROOT template %q %v, want report, REPLICATION and PULL_THROUGH_CACHE (not CREATE_ON_PUSH)", r.RootTemplateMode, r.RootTemplateAppliedFor)
+	}
+}
+
+func TestLoadRootTemplate(t *testing.T) {
+	c, err := Load(env(map[string]string{"SNS_TOPIC_ARN": topic, "ROOT_TEMPLATE": " Ensure ", "ROOT_TEMPLATE_APPLIED_FOR": "REPLICATION, CREATE_ON_PUSH"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rules.RootTemplateMode != guard.RootTemplateEnsure || !slices.Equal(c.Rules.RootTemplateAppliedFor, []string{guard.AppliedForReplication, guard.AppliedForCreateOnPush}) {
+		t.Errorf("ROOT template %q %v", c.Rules.RootTemplateMode, c.Rules.RootTemplateAppliedFor)
+	}
 }
 
 func TestLoadHTTPSNoticeFormat(t *testing.T) {
@@ -110,6 +123,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"self role not an ARN", "SELF_ROLE_ARN", "ecr-guard-role", "SELF_ROLE_ARN"},
 		{"unknown https notice format", "HTTPS_NOTICE_FORMAT", "slack", `HTTPS_NOTICE_FORMAT: "slack" is not json or chat`},
 		{"security hub not on or off", "SECURITY_HUB", "yes", `SECURITY_HUB: "yes": want on or off`},
+		{"unknown root template mode", "ROOT_TEMPLATE", "always", `ROOT_TEMPLATE: unknown mode "always"`},
+		{"unknown appliedFor", "ROOT_TEMPLATE_APPLIED_FOR", "REPLICATION,PUSH", `ROOT_TEMPLATE_APPLIED_FOR: unknown appliedFor "PUSH"`},
 		{"self role a user", "SELF_ROLE_ARN", "arn:aws:iam::123456789012:role/ecr-guard,arn:aws:iam::123456789012:user/mallory", `SELF_ROLE_ARN: "arn:aws:iam::123456789012:user/mallory" is not an IAM role ARN`},
 	}
 	for _, tt := range tests {

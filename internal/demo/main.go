@@ -17,7 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/scenario"
@@ -97,9 +99,58 @@ func (r *runner) run() {
 	fmt.Println("\nfunction log (slog JSON and EMF metric lines) is in the RIE output; the last lines:")
 	fmt.Println(indent(lastLines(rie.Output(), 6), "  "))
 
+	r.template(moto, rie, inbox, proxy)
 	r.drySweep(api, inbox, proxy, env, baseline)
 	r.organization(moto, bootstrap, inbox, proxy, baseline)
 	r.chat(api, bootstrap, inbox, proxy, env, baseline)
+}
+
+// template shows a repository creation template fixed: someone creates
+// the template "prod" MUTABLE (every repository ECR will create under prod/
+// would be born mutable), and ecr-guard makes it IMMUTABLE, keeping the
+// template's other fields. moto has no template API: the proxy serves it
+// from testenv's fake in ECR's wire format.
+func (r *runner) template(moto *testenv.Moto, rie *testenv.RIE, inbox *testenv.Inbox, proxy *testenv.Proxy) {
+	const sample = "create-repository-creation-template-mutable.json"
+	fmt.Printf("\ntemplate: events/%s\n", sample)
+	viaProxy := ecr.NewFromConfig(moto.AWSConfig(r, proxy.URL()))
+	ctx := context.Background()
+	in := &ecr.CreateRepositoryCreationTemplateInput{
+		Prefix: aws.String("prod"), Description: aws.String("Production repositories"),
+		AppliedFor:         []types.RCTAppliedFor{types.RCTAppliedForReplication, types.RCTAppliedForCreateOnPush},
+		ImageTagMutability: types.ImageTagMutabilityMutable, LifecyclePolicy: aws.String(guard.DefaultLifecyclePolicy),
+	}
+	if _, err := viaProxy.CreateRepositoryCreationTemplate(ctx, in); err != nil {
+		r.Fatalf("seed the template: %v", err)
+	}
+	describe := func() string {
+		out, err := viaProxy.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{Prefixes: []string{"prod"}})
+		if err != nil || len(out.RepositoryCreationTemplates) != 1 {
+			r.Fatalf("read the template: %v", err)
+		}
+		t := out.RepositoryCreationTemplates[0]
+		return fmt.Sprintf("template prefix=%s imageTagMutability=%s appliedFor=%v description=%q", aws.ToString(t.Prefix), t.ImageTagMutability, t.AppliedFor, aws.ToString(t.Description))
+	}
+	fmt.Printf("      before: %s\n", describe())
+	raw, err := scenario.ReadEvent(testenv.ModuleRoot(r), sample, time.Now())
+	if err != nil {
+		r.Fatalf("%v", err)
+	}
+	proxy.Reset()
+	status, body := rie.Invoke(r, raw)
+	fmt.Printf("      invoke: HTTP %d %s\n", status, strings.TrimSpace(string(body)))
+	after := describe()
+	fmt.Printf("      after:  %s\n", after)
+	if !strings.Contains(after, "imageTagMutability=IMMUTABLE ") {
+		r.Fatalf("the template was not fixed: %s", after)
+	}
+	texts := publishedTexts(proxy)
+	for j, n := range inbox.Drain(r, 300*time.Millisecond) {
+		fmt.Printf("      notice: %s\n              attributes %v\n", n.Subject, n.Attributes)
+		if j < len(texts) {
+			fmt.Println(indent(texts[j], "              | "))
+		}
+	}
 }
 
 // chat runs the event function with HTTPS_NOTICE_FORMAT=chat on the revert

@@ -147,18 +147,20 @@ func TestChecksDetectBrokenTemplates(t *testing.T) {
 			delete(m["Resources"].(map[string]any), "NoticeFailuresAlarm")
 		}},
 		{"event name dropped", checkRulePattern, func(m map[string]any) {
-			d := lookup(m, "Resources", "EcrApiCallRule", "Properties", "EventPattern", "detail").(map[string]any)
+			d := cloudTrailDetail(lookup(m, "Resources", "EcrApiCallRule", "Properties", "EventPattern"))
 			d["eventName"] = d["eventName"].([]any)[1:]
 		}},
 		{"event name duplicated", checkRulePattern, func(m map[string]any) {
-			d := lookup(m, "Resources", "EcrApiCallRule", "Properties", "EventPattern", "detail").(map[string]any)
+			d := cloudTrailDetail(lookup(m, "Resources", "EcrApiCallRule", "Properties", "EventPattern"))
 			d["eventName"] = append(d["eventName"].([]any), d["eventName"].([]any)[0])
 		}},
 		{"event name added", checkRulePattern, func(m map[string]any) {
-			d := lookup(m, "Resources", "EcrApiCallRule", "Properties", "EventPattern", "detail").(map[string]any)
+			d := cloudTrailDetail(lookup(m, "Resources", "EcrApiCallRule", "Properties", "EventPattern"))
 			d["eventName"] = append(d["eventName"].([]any), "DeleteRepository")
 		}},
-		{"failed calls matched", checkRulePattern, set("Resources/EcrApiCallRule/Properties/EventPattern/detail/errorCode", []any{map[string]any{"exists": true}})},
+		{"failed calls matched", checkRulePattern, func(m map[string]any) {
+			cloudTrailDetail(lookup(m, "Resources", "EcrApiCallRule", "Properties", "EventPattern"))["errorCode"] = []any{map[string]any{"exists": true}}
+		}},
 		{"fixed retry policy", checkRuleTarget, func(m map[string]any) {
 			tg := valueList(lookup(m, "Resources", "EcrApiCallRule", "Properties", "Targets"))[0]
 			tg.(map[string]any)["RetryPolicy"] = map[string]any{"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 0}

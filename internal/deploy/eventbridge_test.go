@@ -24,7 +24,49 @@ type sample struct {
 	file string
 	raw  map[string]json.RawMessage
 	// the facts the expectation is derived from, independently of the pattern
-	source, detailType, eventName, errorCode, eventID string
+	source, detailType, eventName, errorCode string
+	// the status of an event ECR sent itself: detail.sync-status (pull
+	// through cache) or detail.result (replication)
+	syncStatus, result string
+}
+
+// handled says, from the sample's facts alone, whether ecr-guard acts on it:
+// a successful ECR API call it handles, or a successful pull through cache
+// or replication action
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html).
+func (s sample) handled() bool {
+	if s.source != "aws.ecr" {
+		return false
+	}
+	switch s.detailType {
+	case "AWS API Call via CloudTrail":
+		return slices.Contains(guard.HandledEventNames, s.eventName) && s.errorCode == ""
+	case guard.EventPullThroughCacheAction:
+		return s.syncStatus == "SUCCESS"
+	case guard.EventReplicationAction:
+		return s.result == "SUCCESS"
+	}
+	return false
+}
+
+// key identifies a sample's event among those delivered: its detail, as
+// canonical JSON (EventBridge gives the event a new id).
+func (s sample) key(t *testing.T) string {
+	t.Helper()
+	key, err := canonical(s.raw["detail"])
+	if err != nil {
+		t.Fatalf("%s: %v", s.file, err)
+	}
+	return key
+}
+
+func canonical(raw json.RawMessage) (string, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", err
+	}
+	out, err := json.Marshal(v)
+	return string(out), err
 }
 
 func loadSamples(t *testing.T) []sample {
@@ -44,20 +86,25 @@ func loadSamples(t *testing.T) []sample {
 		if err := json.Unmarshal(b, &s.raw); err != nil {
 			t.Fatalf("%s: %v", e.Name(), err)
 		}
-		var detail struct{ EventName, ErrorCode, EventID string }
+		var detail struct {
+			EventName, ErrorCode, Result string
+			SyncStatus                   string `json:"sync-status"`
+		}
 		_ = json.Unmarshal(s.raw["detail"], &detail)
 		_ = json.Unmarshal(s.raw["source"], &s.source)
 		_ = json.Unmarshal(s.raw["detail-type"], &s.detailType)
-		s.eventName, s.errorCode, s.eventID = detail.EventName, detail.ErrorCode, detail.EventID
+		s.eventName, s.errorCode, s.syncStatus, s.result = detail.EventName, detail.ErrorCode, detail.SyncStatus, detail.Result
 		out = append(out, s)
 	}
 	return out
 }
 
-// variant is a sample with its source, detail-type or eventName changed.
+// variant is a sample with its source, detail-type, eventName, sync-status
+// or result changed, and a detail member "variant" that tells it apart.
 func variant(t *testing.T, s sample, suffix, field, value string) sample {
 	t.Helper()
-	v := sample{file: s.file + suffix, raw: map[string]json.RawMessage{}, source: s.source, detailType: s.detailType, eventName: s.eventName, errorCode: s.errorCode}
+	v := s
+	v.file, v.raw = s.file+suffix, map[string]json.RawMessage{}
 	for k, val := range s.raw {
 		v.raw[k] = val
 	}
@@ -65,8 +112,7 @@ func variant(t *testing.T, s sample, suffix, field, value string) sample {
 	if err := json.Unmarshal(s.raw["detail"], &detail); err != nil {
 		t.Fatal(err)
 	}
-	v.eventID = s.eventID + suffix
-	detail["eventID"] = v.eventID
+	detail["variant"] = suffix
 	quoted, _ := json.Marshal(value)
 	switch field {
 	case "source":
@@ -75,6 +121,12 @@ func variant(t *testing.T, s sample, suffix, field, value string) sample {
 		v.raw["detail-type"], v.detailType = quoted, value
 	case "eventName":
 		detail["eventName"], v.eventName = value, value
+	case "sync-status":
+		detail["sync-status"], v.syncStatus = value, value
+	case "result":
+		detail["result"], v.result = value, value
+	default:
+		t.Fatalf("variant of %s", field)
 	}
 	v.raw["detail"], _ = json.Marshal(detail)
 	return v
@@ -138,7 +190,9 @@ func rulePatterns(t *testing.T) map[string]map[string]any {
 // member template's; their patterns are equal, see TestRulePatternsAreEqual)
 // in moto, each with its own queue, puts every events/ sample (and variants
 // from other sources and of other kinds) on the default bus, and checks that
-// exactly the handled, successful ECR calls reach each target.
+// exactly the handled, successful ECR calls and service events reach each
+// target. moto 5.2.1 matches "$or" patterns (moto/events/models.py,
+// EventPattern._does_event_match).
 func TestRulePatternDeliversExactlyTheHandledEvents(t *testing.T) {
 	patterns := rulePatterns(t)
 
@@ -173,20 +227,36 @@ func TestRulePatternDeliversExactlyTheHandledEvents(t *testing.T) {
 	var all []sample
 	for _, s := range samples {
 		all = append(all, s)
-		if s.file == "put-image-tag-mutability-mutable.json" {
+		switch s.file {
+		case "put-image-tag-mutability-mutable.json":
 			all = append(all,
 				variant(t, s, "#s3", "source", "aws.s3"),
 				variant(t, s, "#state-change", "detail-type", "ECR Image Action"),
+				variant(t, s, "#as-replication", "detail-type", guard.EventReplicationAction),
 				variant(t, s, "#other-call", "eventName", "BatchDeleteImage"),
 				variant(t, s, "#describe", "eventName", "DescribeRepositories"))
+		case "pull-through-cache-action.json":
+			all = append(all,
+				variant(t, s, "#failed", "sync-status", "FAILED"),
+				variant(t, s, "#as-replication", "detail-type", guard.EventReplicationAction),
+				variant(t, s, "#as-cloudtrail", "detail-type", "AWS API Call via CloudTrail"),
+				variant(t, s, "#s3", "source", "aws.s3"))
+		case "replication-action.json":
+			all = append(all,
+				variant(t, s, "#failed", "result", "FAILED"),
+				// ECR sends image pushes with the same detail members.
+				variant(t, s, "#image-action", "detail-type", "ECR Image Action"),
+				variant(t, s, "#as-pull-through-cache", "detail-type", guard.EventPullThroughCacheAction))
 		}
 	}
 	want := map[string]bool{}
+	kinds := map[string]bool{}
+	files := map[string]string{} // by key, for the messages
 	for _, s := range all {
-		handled := s.source == "aws.ecr" && s.detailType == "AWS API Call via CloudTrail" &&
-			slices.Contains(guard.HandledEventNames, s.eventName) && s.errorCode == ""
-		if handled {
-			want[s.eventID] = true
+		files[s.key(t)] = s.file
+		if s.handled() {
+			want[s.key(t)] = true
+			kinds[s.detailType] = true
 		}
 		detail := string(s.raw["detail"])
 		out, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
@@ -196,8 +266,8 @@ func TestRulePatternDeliversExactlyTheHandledEvents(t *testing.T) {
 			t.Fatalf("%s: PutEvents err=%v out=%+v", s.file, err, out)
 		}
 	}
-	if len(want) < 9 || len(want) == len(all) {
-		t.Fatalf("the samples must include handled and unhandled events: %d of %d handled", len(want), len(all))
+	if len(want) < 9 || len(want) == len(all) || len(kinds) != 3 {
+		t.Fatalf("the samples must include handled events of each detail-type and unhandled events: %d of %d handled, of %d detail-types", len(want), len(all), len(kinds))
 	}
 
 	// Receive from every queue at once until nothing more arrives, so stray
@@ -222,13 +292,15 @@ func TestRulePatternDeliversExactlyTheHandledEvents(t *testing.T) {
 				}
 				for _, m := range msgs.Messages {
 					var ev struct {
-						Detail struct{ EventID string } `json:"detail"`
+						Detail json.RawMessage `json:"detail"`
 					}
-					if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+					err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev)
+					key, kerr := canonical(ev.Detail)
+					if err != nil || kerr != nil {
 						results <- delivered{name, nil, fmt.Errorf("delivered body is not an event: %s", aws.ToString(m.Body))}
 						return
 					}
-					got[ev.Detail.EventID] = true
+					got[key] = true
 				}
 			}
 			results <- delivered{name, got, nil}
@@ -240,14 +312,14 @@ func TestRulePatternDeliversExactlyTheHandledEvents(t *testing.T) {
 			t.Errorf("%s: %v", r.name, r.err)
 			continue
 		}
-		for id := range want {
-			if !r.ids[id] {
-				t.Errorf("%s: handled event %s was not delivered", r.name, id)
+		for key := range want {
+			if !r.ids[key] {
+				t.Errorf("%s: handled event %s was not delivered", r.name, files[key])
 			}
 		}
-		for id := range r.ids {
-			if !want[id] {
-				t.Errorf("%s: event %s was delivered but must not be", r.name, id)
+		for key := range r.ids {
+			if !want[key] {
+				t.Errorf("%s: event %s was delivered but must not be (detail %s)", r.name, files[key], key)
 			}
 		}
 	}

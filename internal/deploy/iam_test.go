@@ -204,7 +204,8 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 				for _, r := range s.resource {
 					// organizations:ListAccounts has no resource-level
 					// permissions; it is checked below.
-					if r == "*" && !reflect.DeepEqual(s.actions, []string{"organizations:ListAccounts"}) {
+					// Nor do repository creation templates.
+					if r == "*" && !reflect.DeepEqual(s.actions, []string{"organizations:ListAccounts"}) && !isTemplateStatement(s.actions) {
 						bad("%s: Resource \"*\" in an identity policy", s.where)
 					}
 				}
@@ -224,7 +225,11 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 					}
 				}
 			}
-			if want := ownECRResource(tmpl); hasECR && !(len(s.resource) == 1 && equal(s.resource[0], sub(want))) {
+			if hasECR && isTemplateStatement(s.actions) {
+				if !(len(s.resource) == 1 && s.resource[0] == "*") {
+					bad("%s: template statement Resource is %v, want exactly \"*\"", s.where, s.resource)
+				}
+			} else if want := ownECRResource(tmpl); hasECR && !(len(s.resource) == 1 && equal(s.resource[0], sub(want))) {
 				bad("%s: ECR statement Resource is %v, want exactly !Sub %s", s.where, s.resource, want)
 			}
 			if d.kind != identityPolicy {

@@ -428,6 +428,7 @@ var memberParameters = map[string]any{
 	"IamRegion": ref("AWS::Region"),
 	// The member role may import findings only when the central stack does.
 	"SecurityHubFindings": ref("SecurityHubFindings"),
+	"RootTemplate":        ref("RootTemplate"),
 }
 
 // checkStackSet: one service-managed StackSet with auto-deployment to the
@@ -537,6 +538,26 @@ func ecrStatementActions(tmpl map[string]any, roleID string) []string {
 		}
 	}
 	return nil
+}
+
+// templateStatementActions lists a statement's actions, leaving out the one
+// the template grants only with RootTemplate=ensure:
+// !If [EnsuresRootTemplate, ecr:CreateRepositoryCreationTemplate, !Ref AWS::NoValue].
+// Anything else that is not a string makes it nil.
+func templateStatementActions(v any) []string {
+	ensure := map[string]any{"Fn::If": []any{"EnsuresRootTemplate", "ecr:CreateRepositoryCreationTemplate", ref("AWS::NoValue")}}
+	var out []string
+	for _, a := range valueList(v) {
+		switch a := a.(type) {
+		case string:
+			out = append(out, a)
+		default:
+			if !equal(a, ensure) {
+				return nil
+			}
+		}
+	}
+	return out
 }
 
 // roleStatements returns a role's trust statements and the statements of
@@ -665,16 +686,26 @@ func checkMemberTemplate(org, member map[string]any) []string {
 	if !reflect.DeepEqual(remediationECR, wantECRActions) {
 		bad("the remediation role's ECR actions are %v, want %v", remediationECR, wantECRActions)
 	}
-	if len(allowed) != 1 {
-		bad("MemberRole has %d policy statements, want 1 (the ECR statement)", len(allowed))
+	// The repository statement, the template statement (on "*": templates
+	// have no IAM resource type) and what template writes need.
+	want := []struct {
+		actions  []string
+		resource any
+	}{
+		{remediationECR, sub(memberECRRepositoryARN)},
+		{wantTemplateActions, "*"},
+		{[]string{templateWriteAction}, sub(memberECRRepositoryARN)},
 	}
-	for _, s := range allowed {
-		acts, _ := stringList(s["Action"])
-		if s["Effect"] != "Allow" || !reflect.DeepEqual(sorted(acts), remediationECR) {
-			bad("MemberRole statement is %v %v, want Allow exactly the remediation role's ECR actions %v", s["Effect"], acts, remediationECR)
+	if len(allowed) != len(want) {
+		bad("MemberRole has %d policy statements, want %d (repositories, templates, template writes)", len(allowed), len(want))
+	}
+	for i, s := range allowed[:min(len(allowed), len(want))] {
+		acts := templateStatementActions(s["Action"])
+		if s["Effect"] != "Allow" || !reflect.DeepEqual(sorted(acts), sorted(want[i].actions)) {
+			bad("MemberRole statement is %v %v, want Allow exactly %v", s["Effect"], acts, want[i].actions)
 		}
-		if res := valueList(s["Resource"]); !(len(res) == 1 && equal(res[0], sub(memberECRRepositoryARN))) {
-			bad("MemberRole Resource is %v, want exactly !Sub %s", s["Resource"], memberECRRepositoryARN)
+		if res := valueList(s["Resource"]); !(len(res) == 1 && equal(res[0], want[i].resource)) {
+			bad("MemberRole Resource is %v, want exactly %v", s["Resource"], want[i].resource)
 		}
 		for _, key := range []string{"NotAction", "NotResource"} {
 			if _, ok := s[key]; ok {
@@ -956,7 +987,7 @@ func TestOrganizationChecksDetectBrokenTemplates(t *testing.T) {
 			delete(res(f.member, "ForwardRole"), "Condition")
 		}},
 		{"member pattern differs", patterns, func(f orgFixture) {
-			d := lookup(props(f.member, "ForwardRule"), "EventPattern", "detail").(map[string]any)
+			d := cloudTrailDetail(lookup(props(f.member, "ForwardRule"), "EventPattern"))
 			d["eventName"] = d["eventName"].([]any)[1:]
 		}},
 		{"central pattern differs", patterns, func(f orgFixture) {
@@ -1011,7 +1042,9 @@ func TestMemberRoleImportsFindingsOnlyWhenOn(t *testing.T) {
 		"Sid": "ImportFindings", "Effect": "Allow", "Action": "securityhub:BatchImportFindings",
 		"Resource": sub("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"),
 	}
-	for value, want := range map[string][]map[string]any{"off": {wantECR}, "on": {wantECR, wantImport}} {
+	wantTemplates := map[string]any{"Sid": "GuardCreationTemplates"}
+	wantTemplateWrites := map[string]any{"Sid": "TemplateWritesCreateRepositories"}
+	for value, want := range map[string][]map[string]any{"off": {wantECR, wantTemplates, wantTemplateWrites}, "on": {wantECR, wantTemplates, wantTemplateWrites, wantImport}} {
 		view, err := Resolve(f.member, map[string]string{"AWS::AccountId": "222222222222", "AWS::Region": "us-east-1", "IamRegion": "us-east-1", "SecurityHubFindings": value})
 		if err != nil {
 			t.Fatal(err)
@@ -1026,7 +1059,7 @@ func TestMemberRoleImportsFindingsOnlyWhenOn(t *testing.T) {
 		if allowed[0]["Sid"] != "RemediateRepositories" {
 			t.Errorf("SecurityHubFindings=%s: member role statement 0 is %v, want the ECR statement", value, allowed[0])
 		}
-		for i := 1; i < len(want); i++ {
+		for i := 3; i < len(want); i++ {
 			if !equal(allowed[i], want[i]) {
 				t.Errorf("SecurityHubFindings=%s: member role statement %d is %v, want %v", value, i, allowed[i], want[i])
 			}

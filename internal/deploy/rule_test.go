@@ -2,13 +2,14 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
 // checkRulePattern: every rule of the template has the same pattern, which
-// matches exactly the handled, successful ECR calls.
+// matches exactly the handled, successful ECR calls and service events.
 func checkRulePattern(tmpl map[string]any) []string {
 	patterns, err := RulePatterns(tmpl)
 	if err != nil {
@@ -30,24 +31,82 @@ func checkRulePattern(tmpl map[string]any) []string {
 	return problems
 }
 
-// checkPattern: the pattern matches exactly the handled, successful ECR calls.
+// cloudTrailDetailType is the detail-type of the ECR API calls CloudTrail
+// delivers.
+const cloudTrailDetailType = "AWS API Call via CloudTrail"
+
+// serviceEventDetails is what the pattern matches, by detail-type, of the
+// events ECR sends itself that ecr-guard handles (internal/cloudtrail says
+// why these): only successful actions
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html).
+var serviceEventDetails = map[string]map[string]any{
+	guard.EventPullThroughCacheAction: {"sync-status": []any{"SUCCESS"}},
+	guard.EventReplicationAction:      {"result": []any{"SUCCESS"}},
+}
+
+// checkPattern: the pattern matches exactly the handled, successful ECR
+// calls and the handled, successful service events: source aws.ecr and one
+// "$or" branch per detail-type.
 func checkPattern(pattern map[string]any) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	if len(pattern) != 3 {
-		bad("pattern has keys %v, want exactly source, detail-type, detail", sortedKeys(pattern))
+	if len(pattern) != 2 {
+		bad("pattern has keys %v, want exactly source and $or", sortedKeys(pattern))
 	}
 	if !equal(pattern["source"], []any{"aws.ecr"}) {
 		bad("source is %v, want [aws.ecr]", pattern["source"])
 	}
-	if !equal(pattern["detail-type"], []any{"AWS API Call via CloudTrail"}) {
-		bad("detail-type is %v, want [AWS API Call via CloudTrail]", pattern["detail-type"])
-	}
-	detail, ok := pattern["detail"].(map[string]any)
+	branches, ok := pattern["$or"].([]any)
 	if !ok {
-		return append(problems, fmt.Sprintf("detail is %T, want a mapping", pattern["detail"]))
+		return append(problems, fmt.Sprintf("$or is %T, want a list of branches", pattern["$or"]))
 	}
+	seen := map[string]bool{}
+	for i, b := range branches {
+		branch, ok := b.(map[string]any)
+		if !ok || len(branch) != 2 {
+			bad("$or[%d] is %v, want exactly detail-type and detail", i, b)
+			continue
+		}
+		types, ok := stringList(branch["detail-type"])
+		if !ok || len(types) != 1 {
+			bad("$or[%d] detail-type is %v, want one detail-type", i, branch["detail-type"])
+			continue
+		}
+		dtype := types[0]
+		if seen[dtype] {
+			bad("$or has two branches for %q", dtype)
+		}
+		seen[dtype] = true
+		detail, ok := branch["detail"].(map[string]any)
+		if !ok {
+			bad("%s: detail is %T, want a mapping", dtype, branch["detail"])
+			continue
+		}
+		if want, service := serviceEventDetails[dtype]; service {
+			if !equal(detail, want) {
+				bad("%s: detail is %v, want %v", dtype, detail, want)
+			}
+		} else if dtype == cloudTrailDetailType {
+			problems = append(problems, checkCloudTrailDetail(detail)...)
+		} else {
+			bad("$or has a branch for %q, which ecr-guard does not handle", dtype)
+		}
+	}
+	for _, dtype := range append([]string{cloudTrailDetailType}, sortedKeys(serviceEventDetails)...) {
+		if !seen[dtype] {
+			bad("$or has no branch for %q", dtype)
+		}
+	}
+	return problems
+}
+
+// checkCloudTrailDetail: the CloudTrail branch matches exactly the handled,
+// successful ECR calls.
+func checkCloudTrailDetail(detail map[string]any) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
 	if len(detail) != 3 {
 		bad("detail has keys %v, want exactly eventSource, eventName, errorCode", sortedKeys(detail))
 	}
@@ -84,6 +143,84 @@ func checkPattern(pattern map[string]any) []string {
 		}
 	}
 	return problems
+}
+
+// cloudTrailDetail is the detail of the pattern's CloudTrail branch, nil
+// when it has none; tests break the pattern through it.
+func cloudTrailDetail(pattern any) map[string]any {
+	for _, b := range valueList(lookup(pattern, "$or")) {
+		if equal(lookup(b, "detail-type"), []any{cloudTrailDetailType}) {
+			detail, _ := lookup(b, "detail").(map[string]any)
+			return detail
+		}
+	}
+	return nil
+}
+
+// serviceBranch is the pattern's branch for a service event's detail-type,
+// nil when it has none.
+func serviceBranch(pattern any, dtype string) map[string]any {
+	for _, b := range valueList(lookup(pattern, "$or")) {
+		if equal(lookup(b, "detail-type"), []any{dtype}) {
+			branch, _ := b.(map[string]any)
+			return branch
+		}
+	}
+	return nil
+}
+
+// The pattern check must be able to fail: run it on broken copies of the
+// account rule's pattern.
+func TestPatternCheckDetectsBrokenPatterns(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(pattern map[string]any)
+	}{
+		{"pull through cache events dropped", func(p map[string]any) {
+			p["$or"] = slices.DeleteFunc(p["$or"].([]any), func(b any) bool { return equal(b, serviceBranch(p, guard.EventPullThroughCacheAction)) })
+		}},
+		{"failed replications matched", func(p map[string]any) {
+			serviceBranch(p, guard.EventReplicationAction)["detail"] = map[string]any{"result": []any{"SUCCESS", "FAILED"}}
+		}},
+		{"every pull through cache action matched", func(p map[string]any) {
+			delete(serviceBranch(p, guard.EventPullThroughCacheAction), "detail")
+		}},
+		{"image actions matched", func(p map[string]any) {
+			p["$or"] = append(p["$or"].([]any), map[string]any{"detail-type": []any{"ECR Image Action"}, "detail": map[string]any{"result": []any{"SUCCESS"}}})
+		}},
+		{"two detail-types in one branch", func(p map[string]any) {
+			serviceBranch(p, guard.EventReplicationAction)["detail-type"] = []any{guard.EventReplicationAction, "ECR Image Action"}
+		}},
+		{"replication branch twice", func(p map[string]any) {
+			p["$or"] = append(p["$or"].([]any), serviceBranch(p, guard.EventReplicationAction))
+		}},
+		{"template call dropped", func(p map[string]any) {
+			d := cloudTrailDetail(p)
+			d["eventName"] = slices.DeleteFunc(d["eventName"].([]any), func(n any) bool { return n == guard.EventDeleteRepositoryCreationTemplate })
+		}},
+		{"failed calls matched", func(p map[string]any) { cloudTrailDetail(p)["errorCode"] = []any{map[string]any{"exists": true}} }},
+		{"CloudTrail branch without eventSource", func(p map[string]any) { delete(cloudTrailDetail(p), "eventSource") }},
+		{"any source", func(p map[string]any) { delete(p, "source") }},
+		{"no $or", func(p map[string]any) {
+			p["detail-type"] = []any{cloudTrailDetailType}
+			p["detail"] = cloudTrailDetail(p)
+			delete(p, "$or")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pattern, err := RulePattern(loadTemplate(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := checkPattern(pattern); len(p) != 0 {
+				t.Fatalf("check fails on the unmodified pattern: %v", p)
+			}
+			tt.mutate(pattern)
+			if p := checkPattern(pattern); len(p) == 0 {
+				t.Fatal("check accepted the broken pattern")
+			}
+		})
+	}
 }
 
 func TestRulePatternMatchesHandledEvents(t *testing.T) {

@@ -13,6 +13,7 @@ package deploy
 
 import (
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 )
@@ -46,7 +47,33 @@ const (
 	memberRoleARN = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
 )
 
-// wantECRActions is the complete set of ECR actions the function role may hold.
+// wantTemplateActions are the repository creation template actions both
+// function roles (and the member role) hold, alone in a statement on "*":
+// templates have no IAM resource type. CreateRepositoryCreationTemplate is
+// added only with RootTemplate=ensure (not the default resolved here).
+var wantTemplateActions = []string{
+	"ecr:DescribeRepositoryCreationTemplates",
+	"ecr:UpdateRepositoryCreationTemplate",
+}
+
+// templateWriteAction is what writing a template also needs (on the
+// repositories it will create), in a statement of its own.
+const templateWriteAction = "ecr:CreateRepository"
+
+// withTemplates is a role's repository actions plus the template ones.
+func withTemplates(repository []string) []string {
+	return sorted(append(append(slices.Clone(repository), wantTemplateActions...), templateWriteAction))
+}
+
+// isTemplateStatement: a statement of template actions only.
+func isTemplateStatement(actions []string) bool {
+	return len(actions) > 0 && !slices.ContainsFunc(actions, func(a string) bool {
+		return !slices.Contains(wantTemplateActions, a) && a != "ecr:CreateRepositoryCreationTemplate"
+	})
+}
+
+// wantECRActions is the complete set of ECR actions the function role's
+// repository statement may hold.
 var wantECRActions = []string{
 	"ecr:DescribeImages",
 	"ecr:DescribeRepositories",
@@ -75,8 +102,8 @@ type functionSpec struct {
 }
 
 var functionSpecs = []functionSpec{
-	{function: functionID, logGroup: logGroupID, ecr: wantECRActions},
-	{function: sweepFunctionID, logGroup: sweepLogGroupID, ecr: wantSweepECRActions, invokeSelf: true, listAccounts: true},
+	{function: functionID, logGroup: logGroupID, ecr: withTemplates(wantECRActions)},
+	{function: sweepFunctionID, logGroup: sweepLogGroupID, ecr: withTemplates(wantSweepECRActions), invokeSelf: true, listAccounts: true},
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -58,6 +59,10 @@ const (
 	// AreaAccess: the repository's registry could not be reached (in an
 	// organization, the member role could not be assumed).
 	AreaAccess Area = "access"
+	// AreaTemplate: a repository creation template was deleted, so the
+	// repositories under its prefix fall back to a less specific template
+	// or to ECR's defaults.
+	AreaTemplate Area = "template"
 )
 
 // Finding is one thing that happened or was observed, in words a person reads.
@@ -68,14 +73,14 @@ type Finding struct {
 }
 
 // Severity: CRITICAL for failures, HIGH for mutability changes, rejected
-// exemptions and non-compliant changes made with ecr-guard's own role, MEDIUM for exemptions and their changes, LOW for lifecycle.
+// exemptions and non-compliant changes made with ecr-guard's own role, MEDIUM for exemptions, their changes and deleted templates, LOW for lifecycle.
 func (f Finding) Severity() Severity {
 	switch {
 	case f.Kind == KindFailed:
 		return SeverityCritical
 	case f.Kind == KindExemptionRejected, f.Area == AreaOwnRole:
 		return SeverityHigh
-	case f.Kind == KindExempt || f.Area == AreaExemption:
+	case f.Kind == KindExempt || f.Area == AreaExemption || f.Area == AreaTemplate:
 		return SeverityMedium
 	case f.Area == AreaMutability:
 		return SeverityHigh
@@ -92,7 +97,8 @@ type Checks struct {
 // ChecksFor returns the rules a handled event triggers.
 func ChecksFor(eventName string) Checks {
 	switch eventName {
-	case EventCreateRepository:
+	case EventCreateRepository, EventCreateRepositoryCreationTemplate, EventUpdateRepositoryCreationTemplate,
+		EventDeleteRepositoryCreationTemplate, EventPullThroughCacheAction, EventReplicationAction:
 		return Checks{Mutability: true, Lifecycle: true}
 	case EventPutImageTagMutability, EventTagResource, EventUntagResource:
 		return Checks{Mutability: true}
@@ -116,6 +122,9 @@ type Input struct {
 	Checks Checks
 	Repo   Repository
 	Now    time.Time
+	// Template: Repo stands for a repository creation template (Name is
+	// its prefix), for the wording of the findings.
+	Template bool
 }
 
 // Plan is the decision: the writes the rules call for and the findings to
@@ -123,6 +132,10 @@ type Input struct {
 type Plan struct {
 	SetMutability *MutabilitySetting
 	PutLifecycle  bool
+	// LifecycleText is the policy PutLifecycle writes: the baseline, or in
+	// LIFECYCLE_MODE=contains the repository's policy with the baseline's
+	// missing rules merged in.
+	LifecycleText string
 	DryRun        bool
 	Exemption     Exemption
 	Findings      []Finding
@@ -193,8 +206,10 @@ func (p Plan) Failed(area Area) bool {
 }
 
 // After is the repository state once the plan's writes are made: unchanged
-// in a dry run and where a write failed.
-func (p Plan) After(repo Repository, baseline LifecyclePolicy) Repository {
+// in a dry run and where a write failed. The second parameter is no longer
+// used (the plan carries the policy it writes); it stays until the callers
+// (internal/findings) stop passing Rules.Baseline.
+func (p Plan) After(repo Repository, _ LifecyclePolicy) Repository {
 	after := repo
 	if p.DryRun {
 		return after
@@ -204,7 +219,7 @@ func (p Plan) After(repo Repository, baseline LifecyclePolicy) Repository {
 		after.ExclusionFilters = p.SetMutability.ExclusionFilters
 	}
 	if p.PutLifecycle && !p.Failed(AreaLifecycle) {
-		after.Lifecycle = Lifecycle{Exists: true, Text: baseline.Text()}
+		after.Lifecycle = Lifecycle{Exists: true, Text: p.LifecycleText}
 	}
 	return after
 }
@@ -273,11 +288,15 @@ func (r Rules) decideExemptionChange(p *Plan, in Input) {
 		p.Findings = append(p.Findings, Finding{Kind: kind, Area: AreaExemption, Summary: summary})
 	}
 	switch e.Name {
-	case EventTagResource, EventCreateRepository:
-		// Tags given at creation grant an exemption just as TagResource does.
+	case EventTagResource, EventCreateRepository, EventCreateRepositoryCreationTemplate, EventUpdateRepositoryCreationTemplate:
+		// Tags given at creation, or a template's resourceTags, grant an
+		// exemption just as TagResource does.
 		how := "set by "
-		if e.Name == EventCreateRepository {
+		switch e.Name {
+		case EventCreateRepository:
 			how = "given at creation by "
+		case EventCreateRepositoryCreationTemplate, EventUpdateRepositoryCreationTemplate:
+			how = "set as the template's resource tag by "
 		}
 		addsExemptTag := slices.ContainsFunc(e.Request.Tags, r.IsExemptTag)
 		addsExpiry := slices.ContainsFunc(e.Request.Tags, func(t Tag) bool { return r.isExpiryKey(t.Key) })
@@ -285,7 +304,11 @@ func (r Rules) decideExemptionChange(p *Plan, in Input) {
 		case ex.Active() && (addsExemptTag || addsExpiry):
 			add(KindExemptionGranted, "exemption tag "+ex.Tag+expirySuffix(ex)+" "+how+e.Principal.Who()+": the repository may have mutable tags")
 		case ex.Status == ExemptionNameNotAllowed && addsExemptTag:
-			add(KindExemptionRejected, "exemption tag "+ex.Tag+" "+how+e.Principal.Who()+", but the repository name matches no EXEMPT_REPOSITORY_PATTERNS: not exempt")
+			why := "the repository name matches no EXEMPT_REPOSITORY_PATTERNS"
+			if in.Template {
+				why = "the template's prefix is ROOT or not covered by EXEMPT_REPOSITORY_PATTERNS"
+			}
+			add(KindExemptionRejected, "exemption tag "+ex.Tag+" "+how+e.Principal.Who()+", but "+why+": not exempt")
 		}
 	case EventUntagResource:
 		removedExpiry := slices.ContainsFunc(e.Request.TagKeys, r.isExpiryKey)
@@ -317,7 +340,7 @@ func (r Rules) decideMutability(p *Plan, in Input) {
 			p.Findings = append(p.Findings, Finding{
 				Kind:    KindObserved,
 				Area:    AreaMutability,
-				Summary: in.Event.Name + " set " + requested + "; the repository is " + current + " again, but tags were mutable in between",
+				Summary: in.Event.Name + " set " + requested + "; it is " + current + " again, but tags were mutable in between",
 			})
 		}
 		return
@@ -343,17 +366,28 @@ func (r Rules) decideMutability(p *Plan, in Input) {
 }
 
 // requestedNonCompliantMutability reports what the event asked for when that
-// was a non-compliant mutability setting. CreateRepository defaults to MUTABLE.
+// was a non-compliant mutability setting. CreateRepository and
+// CreateRepositoryCreationTemplate default to MUTABLE.
 func (r Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
-	if e == nil || (e.Name != EventPutImageTagMutability && e.Name != EventCreateRepository) {
+	if e == nil {
 		return "", false
 	}
 	m := e.Request.Mutability
-	if m == "" {
-		if e.Name != EventCreateRepository {
+	switch e.Name {
+	case EventCreateRepository, EventCreateRepositoryCreationTemplate:
+		if m == "" && e.Principal.Type == "AWSService" {
+			// ECR created it on its own (pull-through cache, replication,
+			// create-on-push) from a template or its defaults: nobody asked
+			// for anything, and the event that found it mutable reported it.
 			return "", false
 		}
-		m = Mutable
+		m = cmp.Or(m, Mutable) // ECR's default for both
+	case EventPutImageTagMutability, EventUpdateRepositoryCreationTemplate:
+	default:
+		return "", false
+	}
+	if m == "" {
+		return "", false
 	}
 	if r.MutabilityCompliant(m, e.Request.ExclusionFilters) {
 		return "", false
@@ -362,44 +396,80 @@ func (r Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
 }
 
 func (r Rules) decideLifecycle(p *Plan, in Input) {
-	lc := in.Repo.Lifecycle
-	var problem string
-	switch {
-	case !lc.Exists:
-		problem = "no lifecycle policy"
-	case r.LifecycleMode == LifecycleEnforce && !r.Baseline.Equal(lc.Text):
-		problem = "lifecycle policy differs from the baseline"
-	}
-	if problem == "" {
+	fix, ok := r.fixLifecycle(in.Repo.Lifecycle)
+	if !ok {
 		if observed := r.observedLifecycleChange(in.Event); observed != "" {
-			p.Findings = append(p.Findings, Finding{
-				Kind:    KindObserved,
-				Area:    AreaLifecycle,
-				Summary: observed + "; the baseline policy is in place again",
-			})
+			p.Findings = append(p.Findings, Finding{Kind: KindObserved, Area: AreaLifecycle, Summary: observed})
 		}
 		return
 	}
 	p.PutLifecycle = true
+	p.LifecycleText = fix.text
 	if r.DryRun {
-		p.Findings = append(p.Findings, Finding{Kind: KindWouldRestoreLifecycle, Area: AreaLifecycle, Summary: "dry run: " + problem + "; would apply the baseline lifecycle policy"})
+		p.Findings = append(p.Findings, Finding{Kind: KindWouldRestoreLifecycle, Area: AreaLifecycle, Summary: "dry run: " + fix.problem + "; " + fix.would})
 		return
 	}
-	p.Findings = append(p.Findings, Finding{Kind: KindLifecycleRestored, Area: AreaLifecycle, Summary: problem + "; applied the baseline lifecycle policy"})
+	p.Findings = append(p.Findings, Finding{Kind: KindLifecycleRestored, Area: AreaLifecycle, Summary: fix.problem + "; " + fix.did})
+}
+
+// lifecycleFix is what to write for a lifecycle policy that is not
+// compliant, and the words of its finding.
+type lifecycleFix struct {
+	problem    string // what is wrong
+	text       string // the policy to write
+	did, would string // what writing it does, done and in a dry run
+}
+
+// fixLifecycle decides how to make the policy compliant with LIFECYCLE_MODE;
+// ok is false when it already is.
+func (r Rules) fixLifecycle(lc Lifecycle) (fix lifecycleFix, ok bool) {
+	baseline := func(problem string) (lifecycleFix, bool) {
+		return lifecycleFix{problem: problem, text: r.Baseline.Text(),
+			did: "applied the baseline lifecycle policy", would: "would apply the baseline lifecycle policy"}, true
+	}
+	switch {
+	case !lc.Exists:
+		return baseline("no lifecycle policy")
+	case r.LifecycleMode == LifecycleEnforce && !r.Baseline.Equal(lc.Text):
+		return baseline("lifecycle policy differs from the baseline")
+	case r.LifecycleMode != LifecycleContains || r.Baseline.Equal(lc.Text):
+		return lifecycleFix{}, false
+	}
+	// A policy ecr-guard cannot validate has no rules it could keep for
+	// certain: it is replaced, as enforce would.
+	rules, err := parseLifecycleRules(lc.Text)
+	if err != nil {
+		return baseline("lifecycle policy is not valid (" + err.Error() + ")")
+	}
+	m, err := r.Baseline.merge(rules)
+	switch {
+	case err != nil:
+		return baseline("lifecycle policy lacks baseline rules that cannot be merged in (" + err.Error() + ")")
+	case len(m.added) == 0:
+		return lifecycleFix{}, false
+	}
+	return lifecycleFix{problem: "lifecycle policy lacks baseline rules", text: m.text, did: m.describe(false), would: m.describe(true)}, true
 }
 
 // observedLifecycleChange describes an event that weakened the lifecycle
-// policy in a way the mode cares about ("" when it did not). CreateRepository
-// is not one: pipelines that apply the baseline right after creating a
-// repository would get a notice for every new repository.
+// policy in a way the mode cares about, now compliant again ("" when it did
+// not). CreateRepository is not one: pipelines that apply the baseline
+// right after creating a repository would get a notice for every new
+// repository.
 func (r Rules) observedLifecycleChange(e *Event) string {
+	again := "; the baseline policy is in place again"
+	if r.LifecycleMode == LifecycleContains {
+		again = "; the baseline rules are in place again"
+	}
 	switch {
 	case e == nil:
 		return ""
 	case e.Name == EventDeleteLifecyclePolicy:
-		return "DeleteLifecyclePolicy removed the lifecycle policy"
+		return "DeleteLifecyclePolicy removed the lifecycle policy" + again
 	case e.Name == EventPutLifecyclePolicy && r.LifecycleMode == LifecycleEnforce && !r.Baseline.Equal(e.Request.LifecyclePolicy):
-		return "PutLifecyclePolicy replaced the baseline lifecycle policy"
+		return "PutLifecyclePolicy replaced the baseline lifecycle policy" + again
+	case e.Name == EventPutLifecyclePolicy && r.LifecycleMode == LifecycleContains && !r.Baseline.ContainedIn(e.Request.LifecyclePolicy):
+		return "PutLifecyclePolicy left out baseline rules" + again
 	}
 	return ""
 }

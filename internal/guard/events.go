@@ -9,6 +9,18 @@ const (
 	EventDeleteLifecyclePolicy = "DeleteLifecyclePolicy"
 	EventTagResource           = "TagResource"
 	EventUntagResource         = "UntagResource"
+
+	EventCreateRepositoryCreationTemplate = "CreateRepositoryCreationTemplate"
+	EventUpdateRepositoryCreationTemplate = "UpdateRepositoryCreationTemplate"
+	EventDeleteRepositoryCreationTemplate = "DeleteRepositoryCreationTemplate"
+)
+
+// EventBridge events ECR itself sends (their detail-type, which
+// Event.Name then holds) about a repository it created or filled on its own:
+// they carry no CloudTrail record and no caller, ECR is who acted.
+const (
+	EventPullThroughCacheAction = "ECR Pull Through Cache Action"
+	EventReplicationAction      = "ECR Replication Action"
 )
 
 // HandledEventNames lists the handled events in a stable order.
@@ -19,4 +31,17 @@ var HandledEventNames = []string{
 	EventDeleteLifecyclePolicy,
 	EventTagResource,
 	EventUntagResource,
+	EventCreateRepositoryCreationTemplate,
+	EventUpdateRepositoryCreationTemplate,
+	EventDeleteRepositoryCreationTemplate,
+}
+
+// IsTemplateEvent reports whether eventName is a call on a repository
+// creation template.
+func IsTemplateEvent(eventName string) bool {
+	switch eventName {
+	case EventCreateRepositoryCreationTemplate, EventUpdateRepositoryCreationTemplate, EventDeleteRepositoryCreationTemplate:
+		return true
+	}
+	return false
 }

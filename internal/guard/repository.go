@@ -52,11 +52,11 @@ type MutabilitySetting struct {
 // they asked for; decisions come from the live Repository.
 type Event struct {
 	ID         string // EventBridge envelope id
-	EventID    string // CloudTrail eventID
-	Name       string // CloudTrail eventName
+	EventID    string // CloudTrail eventID ("" for an event ECR sent itself)
+	Name       string // CloudTrail eventName, or the detail-type of an event ECR sent itself
 	Time       time.Time
-	Region     string // awsRegion
-	Account    string // recipientAccountId
+	Region     string // awsRegion (the envelope's region for an event ECR sent itself)
+	Account    string // recipientAccountId (the envelope's account for an event ECR sent itself)
 	BusAccount string // the EventBridge envelope's account
 	BusRegion  string // the EventBridge envelope's region
 	// RepositoryRegion is the region of the repository's ARN, when the event
@@ -67,11 +67,36 @@ type Event struct {
 	SourceIP         string
 	UserAgent        string
 	Repository       string
-	RegistryID       string
-	Request          Request
+	// Template is the prefix of the repository creation template a template
+	// call (IsTemplateEvent) was about; Repository is then "".
+	Template   string
+	RegistryID string
+	Request    Request
+	// Service is what an event ECR sent itself (EventPullThroughCacheAction,
+	// EventReplicationAction) says about the image it brought into the
+	// repository; zero for a CloudTrail record.
+	Service ServiceAction
 	// Warnings name the members of the record the decoder ignored because
 	// they had an unexpected type; none of them decides.
 	Warnings []string
+}
+
+// ServiceAction is the image ECR pulled through its cache or replicated
+// into a repository, and where it came from. Each field is "" when the event
+// does not give it.
+type ServiceAction struct {
+	ImageTag    string
+	ImageDigest string
+	// UpstreamRegistry is the registry a pull through cache rule pulled
+	// from (upstream-registry-url); CacheRulePrefix is that rule's
+	// ecr-repository-prefix, which AWS recommends as the prefix of the
+	// template for the repositories it creates.
+	UpstreamRegistry string
+	CacheRulePrefix  string
+	// SourceAccount and SourceRegion are the registry a replication copied
+	// the image from.
+	SourceAccount string
+	SourceRegion  string
 }
 
 // Principal is who made the call (CloudTrail's userIdentity).
@@ -99,9 +124,11 @@ type Principal struct {
 type Request struct {
 	Mutability       string // PutImageTagMutability, CreateRepository ("" = not given)
 	ExclusionFilters []string
-	Tags             []Tag    // TagResource, CreateRepository
+	Tags             []Tag    // TagResource, CreateRepository; a template call's resourceTags
 	TagKeys          []string // UntagResource
-	LifecyclePolicy  string   // PutLifecyclePolicy
+	LifecyclePolicy  string   // PutLifecyclePolicy, template calls
+	// AppliedFor is a template call's appliedFor.
+	AppliedFor []string
 }
 
 // ErrRepositoryNotFound means the repository no longer exists; adapters

@@ -15,6 +15,10 @@ const (
 	LifecycleEnforce LifecycleMode = "enforce"
 	// LifecycleMissing puts the baseline only when there is no policy.
 	LifecycleMissing LifecycleMode = "missing"
+	// LifecycleContains merges the baseline's rules into a policy that lacks
+	// any of them, keeping the policy's own rules; no policy gets the
+	// baseline.
+	LifecycleContains LifecycleMode = "contains"
 	// LifecycleOff never touches lifecycle policies.
 	LifecycleOff LifecycleMode = "off"
 )
@@ -83,6 +87,10 @@ type Rules struct {
 	// accounts (MEMBER_ROLE_NAME); calls made with it, in any account, are
 	// ecr-guard's own too.
 	MemberRoleName string
+	// RootTemplateMode is ROOT_TEMPLATE; RootTemplateAppliedFor is
+	// ROOT_TEMPLATE_APPLIED_FOR, what an ensured ROOT template is applied for.
+	RootTemplateMode       RootTemplateMode
+	RootTemplateAppliedFor []string
 }
 
 // IsSelf reports whether the event is a call made with one of ecr-guard's
@@ -178,6 +186,12 @@ func (e Exemption) Active() bool { return e.Status == ExemptionActive }
 // empty, or more than one tag with the expiry key (exemption-expires and
 // Exemption-Expires), is invalid-expiry.
 func (r Rules) Exemption(name string, tags []Tag, now time.Time) Exemption {
+	return r.exemption(r.nameMayBeExempt(name), tags, now)
+}
+
+// exemption evaluates the exemption rule for a resource whose name (or
+// prefix) may, or may not, be exempt.
+func (r Rules) exemption(nameMayBeExempt bool, tags []Tag, now time.Time) Exemption {
 	var e Exemption
 	exempt, expiry := 0, 0
 	for _, t := range tags {
@@ -217,7 +231,7 @@ func (r Rules) Exemption(name string, tags []Tag, now time.Time) Exemption {
 	switch {
 	case e.Tag == "":
 		e.Status = ExemptionNone
-	case !r.nameMayBeExempt(name):
+	case !nameMayBeExempt:
 		e.Status = ExemptionNameNotAllowed
 	case len(e.ExpiryTags) == 0:
 		e.Status = ExemptionActive
@@ -291,8 +305,8 @@ func MatchGlob(pattern, name string) bool {
 // ParseLifecycleMode validates a LIFECYCLE_MODE value.
 func ParseLifecycleMode(s string) (LifecycleMode, error) {
 	switch m := LifecycleMode(s); m {
-	case LifecycleEnforce, LifecycleMissing, LifecycleOff:
+	case LifecycleEnforce, LifecycleMissing, LifecycleContains, LifecycleOff:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown mode %q (want enforce, missing or off)", s)
+	return "", fmt.Errorf("unknown mode %q (want enforce, missing, contains or off)", s)
 }

@@ -142,7 +142,12 @@ func TestExemptionGivenAtCreation(t *testing.T) {
 			wantKinds: []Kind{KindExemptionGranted}, wantWho: "given at creation by arn:aws:iam::123456789012:user/alice"},
 		{name: "created by an AWS service with the tag (a creation template's): the service is named",
 			event: service, repo: repo(Mutable, nil, devTag),
-			wantKinds: []Kind{KindExempt, KindExemptionGranted}, wantWho: "given at creation by ecr.amazonaws.com"},
+			// Nobody asked for MUTABLE (ECR applied its template): the grant
+			// is the news, not an exempt request.
+			wantKinds: []Kind{KindExemptionGranted}, wantWho: "given at creation by ecr.amazonaws.com"},
+		{name: "created by an AWS service, already fixed by its other event: nothing to report again",
+			event: service, repo: repo(Immutable, nil),
+			wantKinds: nil},
 		{name: "name outside EXEMPT_REPOSITORY_PATTERNS: rejected and reverted",
 			patterns: []string{"sandbox/*"}, event: create(Request{Mutability: Mutable, Tags: []Tag{devTag}}), repo: repo(Mutable, nil, devTag),
 			wantKinds: []Kind{KindRemediated, KindExemptionRejected}, wantWho: "given at creation by arn:aws:iam::123456789012:user/alice"},

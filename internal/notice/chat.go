@@ -3,6 +3,7 @@ package notice
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,15 @@ func chatCode(s string) string {
 
 var severityMarks = map[string]string{"CRITICAL": "🚨", "HIGH": "🔴", "MEDIUM": "🟠", "LOW": "🔵", SeverityInfo: "🟢"}
 
+// chatTitleName names what a notice is about in its title: a repository
+// by its name, a template as "template PREFIX".
+func chatTitleName(resourceType, name string) string {
+	if resourceType == ResourceTemplate {
+		return "template " + chatText(name)
+	}
+	return chatText(name)
+}
+
 func chatTitle(severity, s string) string {
 	return cutRunes(cmp.Or(severityMarks[severity], "⚪")+" ["+severity+"] "+s, MaxChatTitle)
 }
@@ -166,20 +176,24 @@ func firstSteps(steps []string) []string {
 }
 
 // eventChat renders an event notice for a chat channel: who did what,
-// what ecr-guard did, the images to verify, the console link.
-func eventChat(doc EventDocument, e *guard.Event, account, subject string) *ChatNotification {
+// what ecr-guard did, the images to verify, the console link; now is the
+// state after ecr-guard's writes, in words.
+func eventChat(doc EventDocument, e *guard.Event, account, subject, now string) *ChatNotification {
 	kind, sev := string(doc.Kind), doc.Severity
-	repo := doc.Repository
+	resourceType, name, region := doc.resource()
 	var lines []string
 	if doc.DryRun {
 		lines = append(lines, "*DRY RUN:* nothing was changed.")
+	}
+	if t := doc.Template; t != nil {
+		lines = append(lines, "*Applies to:* "+chatText(appliesTo(*t)))
 	}
 	switch t := doc.Trigger; {
 	case t == nil:
 		lines = append(lines, "*What changed:* scheduled sweep (no CloudTrail event)")
 	case doc.Stale:
-		lines = append(lines, fmt.Sprintf("*What changed:* nothing this event says: CloudTrail event %s (%s at %s) is older than this repository, so it was about a deleted repository of the same name. ecr-guard found this repository so.",
-			chatCode(t.EventID), chatText(t.EventName), t.EventTime))
+		lines = append(lines, fmt.Sprintf("*What changed:* nothing this event says: CloudTrail event %s (%s at %s) is older than this %s, so it was about a deleted %s of the same name. ecr-guard found this %s so.",
+			chatCode(t.EventID), chatText(t.EventName), t.EventTime, resourceType, resourceType, resourceType))
 	default:
 		lines = append(lines,
 			"*What changed:* "+chatCode(capText(describeRequest(*e), capLine)),
@@ -191,7 +205,7 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject string) *Chat
 	for _, a := range doc.Actions {
 		lines = append(lines, "• *"+string(a.Kind)+"* "+chatText(a.Summary))
 	}
-	lines = append(lines, "*Now:* "+chatText(describeState(doc.After)))
+	lines = append(lines, "*Now:* "+chatText(now))
 	if x := doc.Exemption; x != nil {
 		l := "*Exemption:* " + string(x.Status)
 		if x.Tag != "" {
@@ -233,26 +247,35 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject string) *Chat
 	}
 	switch doc.Kind {
 	case "FAILED":
-		steps = append(steps, "Fix what refused ecr-guard (see the actions): the repository may still not be compliant")
+		steps = append(steps, "Fix what refused ecr-guard (see the actions): the "+resourceType+" may still not be compliant")
 	case "EXEMPTION_REJECTED":
 		steps = append(steps, "Ask who tagged it why: only names matching EXEMPT_REPOSITORY_PATTERNS can be exempt")
 	case "EXEMPT", "EXEMPTION_GRANTED":
 		steps = append(steps, "Check that the exemption is intended and carries an expiry date")
 	}
+	if slices.ContainsFunc(doc.Actions, func(a Action) bool { return a.Area == guard.AreaTemplate }) {
+		steps = append(steps, "Check that the template is meant to be gone: the repositories ECR creates under it now get another template's settings, or ECR's defaults (MUTABLE)")
+	}
+	// Repository names hold only [a-z0-9._/-], so "template:" keeps a
+	// template's thread apart from any repository's.
+	thread, console := "ecr-guard/"+account+"/"+region+"/"+name, "Open the repository in the ECR console: "
+	if resourceType == ResourceTemplate {
+		thread, console = "ecr-guard/"+account+"/"+region+"/template:"+name, "Open the repository creation templates in the ECR console: "
+	}
 	if doc.ConsoleURL != "" {
 		lines = append(lines, "*Console:* "+doc.ConsoleURL)
-		steps = append(steps, "Open the repository in the ECR console: "+doc.ConsoleURL)
+		steps = append(steps, console+doc.ConsoleURL)
 	}
 	meta := &ChatMetadata{
-		ThreadID:  cutRunes("ecr-guard/"+account+"/"+repo.Region+"/"+repo.Name, MaxChatThreadID),
+		ThreadID:  cutRunes(thread, MaxChatThreadID),
 		Summary:   subject,
 		EventType: kind,
 		AdditionalContext: map[string]string{
-			"kind": kind, "severity": sev, "account": account, "region": repo.Region, "repository": repo.Name,
+			"kind": kind, "severity": sev, "account": account, "region": region, "resourceType": resourceType, resourceType: name,
 		},
 	}
-	if repo.ARN != "" {
-		meta.RelatedResources = []string{repo.ARN}
+	if arn := doc.Repository.ARN; arn != "" {
+		meta.RelatedResources = []string{arn}
 	}
 	if t := doc.Trigger; t != nil {
 		meta.AdditionalContext["eventName"], meta.AdditionalContext["eventID"] = t.EventName, t.EventID
@@ -262,7 +285,7 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject string) *Chat
 		Source:  ChatSource,
 		Content: ChatContent{
 			TextType:    ChatTextType,
-			Title:       chatTitle(sev, kind+" "+chatText(repo.Name)+" ("+chatText(account)+" "+chatText(repo.Region)+")"),
+			Title:       chatTitle(sev, kind+" "+chatTitleName(resourceType, name)+" ("+chatText(account)+" "+chatText(region)+")"),
 			Description: chatLines(lines),
 			NextSteps:   firstSteps(steps),
 			Keywords:    chatKeywords(kind, sev, doc.DryRun),
@@ -299,8 +322,8 @@ func sweepChat(doc SweepDocument, kind, headline, subject string) *ChatNotificat
 	if doc.DryRun {
 		remediated, restored = "Would remediate", "Would restore lifecycle"
 	}
-	lines = append(lines, fmt.Sprintf("*Scanned* %d · *Compliant* %d · *%s* %d (exemption expired %d, invalid %d) · *Exempt* %d · *%s* %d · *Failed* %d · *Deleted mid-sweep* %d",
-		c.Scanned, c.Compliant, remediated, c.Remediated, c.ExpiredExemptions, c.InvalidExemptions, c.Exempt, restored, c.LifecycleRestored, c.Failed, c.Deleted))
+	lines = append(lines, fmt.Sprintf("*Scanned* %d · *Compliant* %d · *%s* %d (exemption expired %d, invalid %d) · *Exempt* %d · *%s* %d · *Failed* %d · *Deleted mid-sweep* %d · *Templates* %d (changed %d)",
+		c.Scanned, c.Compliant, remediated, c.Remediated, c.ExpiredExemptions, c.InvalidExemptions, c.Exempt, restored, c.LifecycleRestored, c.Failed, c.Deleted, c.Templates, c.TemplatesChanged))
 	var steps []string
 	if doc.Targets > 0 {
 		lines = append(lines, fmt.Sprintf("*Registries swept:* %d, %d could not be swept", doc.Targets, len(doc.FailedTargets)))
@@ -315,22 +338,31 @@ func sweepChat(doc SweepDocument, kind, headline, subject string) *ChatNotificat
 			steps = append(steps, "Fix the registries that could not be swept (member role, permissions): they were not checked")
 		}
 	}
+	if len(doc.RootTemplates) > 0 {
+		lines = append(lines, "*ROOT templates:*")
+		for i, r := range doc.RootTemplates {
+			if i == chatTargets {
+				lines = append(lines, fmt.Sprintf("• … and %d more: see the email report", len(doc.RootTemplates)-i+doc.RootTemplatesTruncated))
+				break
+			}
+			lines = append(lines, "• "+chatText(r.line()))
+		}
+		if slices.ContainsFunc(doc.RootTemplates, RootTemplate.needsAttention) {
+			steps = append(steps, "Create or fix the ROOT templates listed, or set ROOT_TEMPLATE=ensure: until then new repositories ECR creates there may be MUTABLE")
+		}
+	}
 	if len(doc.Changed) > 0 {
-		lines = append(lines, "*Repositories changed:*")
+		lines = append(lines, "*"+changedHeading(doc.Changed)+":*")
 		for i, ch := range doc.Changed {
 			if i == chatChanges {
 				lines = append(lines, fmt.Sprintf("• … and %d more in this part: see the email report", len(doc.Changed)-i))
 				break
 			}
-			name := ch.Name
-			if ch.Account != "" {
-				name = ch.Account + " " + ch.Region + " " + name
-			}
 			acts := make([]string, len(ch.Actions))
 			for j, a := range ch.Actions {
 				acts[j] = string(a)
 			}
-			l := "• " + chatCode(name) + ": " + chatText(strings.Join(acts, ", "))
+			l := "• " + chatCode(ch.label()) + ": " + chatText(strings.Join(acts, ", "))
 			if ch.Exemption != "" {
 				l += " (exemption " + string(ch.Exemption) + ")"
 			}

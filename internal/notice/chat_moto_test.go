@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/notify"
@@ -19,8 +20,8 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
-// TestChatNoticePublishedToSNS publishes an event notice and a sweep report
-// through the functions' publisher with HTTPS_NOTICE_FORMAT=chat to moto's
+// TestChatNoticePublishedToSNS publishes an event notice, a template's
+// notice and a sweep report through the functions' publisher with HTTPS_NOTICE_FORMAT=chat to moto's
 // SNS (MessageStructure json) and reads the Message SNS accepted: https is
 // the chat notification, every other protocol what it was. moto does not
 // deliver to https endpoints, so the structured message is what is checked.
@@ -38,7 +39,9 @@ func TestChatNoticePublishedToSNS(t *testing.T) {
 	}
 	pub := notify.New(snspub.New(api, aws.ToString(topic.TopicArn)), metrics.NewEMF(io.Discard, "chat", time.Now)).WithHTTPSFormat(notice.HTTPSChat)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	msgs := append([]notice.Message{readmeNotice(t)}, notice.ForSweep(notice.SweepInput{Account: "123456789012", Region: "us-east-1", Complete: true})...)
+	deleted := guard.Plan{Findings: []guard.Finding{{Kind: guard.KindObserved, Area: guard.AreaTemplate, Summary: "template prod deleted"}}}
+	template := notice.ForEvent(notice.EventInput{Region: "us-east-1", Account: "123456789012", Template: &guard.Template{Prefix: "prod"}, Plan: deleted})
+	msgs := append([]notice.Message{readmeNotice(t), template}, notice.ForSweep(notice.SweepInput{Account: "123456789012", Region: "us-east-1", Complete: true})...)
 	proxy.Reset()
 	for _, m := range msgs {
 		if id, err := pub.Send(ctx, log, m); err != nil || id == "" {

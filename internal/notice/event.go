@@ -3,6 +3,7 @@ package notice
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -10,18 +11,29 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
-// EventInput is what an event notice reports on. Event is nil for a
-// repository the scheduled sweep reports on (a FAILED notice): the notice
-// then has no trigger.
+// EventInput is what an event notice reports on: a repository (Before), or
+// a repository creation template when Template is set. Event is nil for
+// one the scheduled sweep reports on (a FAILED notice): the notice then has
+// no trigger.
 type EventInput struct {
 	Event *guard.Event
-	// Region is where the repository is (its account is Before.RegistryID).
+	// Region is where the repository or template is.
 	Region string
-	Checks guard.Checks
-	Before guard.Repository
-	Plan   guard.Plan
-	Rules  guard.Rules
-	Pushed *guard.PushedImages // when the tags were found mutable
+	// Account is the registry's account: a template's, since it carries
+	// none; a repository's is Before.RegistryID, this when that is "".
+	Account string
+	Checks  guard.Checks
+	Before  guard.Repository
+	// Template makes the notice about this repository creation template,
+	// as read before the writes; Before is then unused. A template that
+	// no longer exists (the plan found it deleted) is given by its Prefix,
+	// and AppliedFor when the event said.
+	Template *guard.Template
+	Plan     guard.Plan
+	Rules    guard.Rules
+	// Pushed: the images pushed since the tags were found mutable (a
+	// repository's; a template holds no images).
+	Pushed *guard.PushedImages
 }
 
 // PushedWhileMutable is the document's list of images to verify.
@@ -39,17 +51,23 @@ type PushedImage struct {
 	PushedAt string   `json:"pushedAt"`
 }
 
-// EventDocument is the JSON document of an event notice (schema 1.0).
+// EventDocument is the JSON document of an event notice (schema 1.1).
+// It identifies either a repository or (1.1) a repository creation
+// template; a repository notice has the shape it had in 1.0.
 type EventDocument struct {
-	SchemaVersion string        `json:"schemaVersion"`
-	Kind          guard.Kind    `json:"kind"`
-	Severity      string        `json:"severity"`
-	DryRun        bool          `json:"dryRun"`
-	Repository    RepositoryRef `json:"repository"`
-	Trigger       *Trigger      `json:"trigger,omitempty"`
+	SchemaVersion string     `json:"schemaVersion"`
+	Kind          guard.Kind `json:"kind"`
+	Severity      string     `json:"severity"`
+	DryRun        bool       `json:"dryRun"`
+	// Repository is absent (zero) in a template notice.
+	Repository RepositoryRef `json:"repository,omitzero"`
+	Template   *TemplateRef  `json:"template,omitempty"`
+	Trigger    *Trigger      `json:"trigger,omitempty"`
 	// Stale: the trigger is older than the repository, so it was about a
 	// deleted repository of the same name; the actions are what was found.
-	Stale     bool             `json:"stale,omitempty"`
+	Stale bool `json:"stale,omitempty"`
+	// Before and After describe a template as they describe a repository,
+	// and are empty for a template that does not exist.
 	Before    RepositoryState  `json:"before"`
 	After     RepositoryState  `json:"after"`
 	Actions   []Action         `json:"actions"`
@@ -65,6 +83,26 @@ type RepositoryRef struct {
 	ARN        string `json:"arn,omitempty"`
 	RegistryID string `json:"registryId,omitempty"`
 	Region     string `json:"region,omitempty"`
+}
+
+// TemplateRef identifies a repository creation template: its prefix
+// (ROOT for the one that covers every repository no other template does)
+// and what it is applied for (REPLICATION, PULL_THROUGH_CACHE,
+// CREATE_ON_PUSH). Templates have no ARN.
+type TemplateRef struct {
+	Prefix     string   `json:"prefix"`
+	AppliedFor []string `json:"appliedFor,omitempty"`
+	RegistryID string   `json:"registryId,omitempty"`
+	Region     string   `json:"region,omitempty"`
+}
+
+// resource says what the document is about: "repository" or "template",
+// the repository's name or the template's prefix, and the region.
+func (d EventDocument) resource() (resourceType, name, region string) {
+	if t := d.Template; t != nil {
+		return ResourceTemplate, t.Prefix, t.Region
+	}
+	return ResourceRepository, d.Repository.Name, d.Repository.Region
 }
 
 // Trigger is the CloudTrail call that led to the notice (none for the sweep).
@@ -127,6 +165,9 @@ type ExemptionDetail struct {
 // listed as far as the limit allows; the list is cut (and marked truncated)
 // before a notice is ever refused for its size.
 func ForEvent(in EventInput) Message {
+	if in.Template != nil {
+		in.Pushed = nil // a template holds no images
+	}
 	if in.Pushed == nil {
 		return eventMessage(in)
 	}
@@ -143,28 +184,50 @@ func eventMessage(in EventInput) Message {
 	p := in.Plan
 	e := in.Event
 	if e == nil {
-		// The scheduled sweep: no CloudTrail call, only the repository.
-		e = &guard.Event{Region: in.Region, Account: in.Before.RegistryID, Repository: in.Before.Name}
+		// The scheduled sweep: no CloudTrail call, only the resource.
+		e = &guard.Event{Region: in.Region, Account: cmp.Or(in.Before.RegistryID, in.Account), Repository: in.Before.Name}
+		if in.Template != nil {
+			e.Repository, e.Template = "", in.Template.Prefix
+		}
 	}
 	kind, severity := p.Kind(), p.Severity().String()
-	repo := RepositoryRef{
-		Name:       capText(cmp.Or(in.Before.Name, e.Repository), capName),
-		ARN:        capText(in.Before.ARN, capARN),
-		RegistryID: capText(cmp.Or(in.Before.RegistryID, e.RegistryID, e.Account), capShort),
-		Region:     capText(cmp.Or(in.Region, e.Region), capShort),
-	}
-	account := capText(cmp.Or(e.Account, repo.RegistryID), capShort)
+	registry := capText(cmp.Or(in.Before.RegistryID, in.Account, e.RegistryID, e.Account), capShort)
+	region := capText(cmp.Or(in.Region, e.Region), capShort)
+	account := capText(cmp.Or(e.Account, registry), capShort)
 	withLifecycle := in.Rules.NeedsLifecycle(in.Checks)
 	doc := EventDocument{
 		SchemaVersion: SchemaVersion,
 		Kind:          kind,
 		Severity:      severity,
 		DryRun:        p.DryRun,
-		Repository:    repo,
-		Before:        stateOf(in.Before, withLifecycle, in.Rules),
-		After:         stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules),
-		ConsoleURL:    ConsoleURL(repo.Region, repo.RegistryID, repo.Name),
 		Stale:         p.Stale,
+	}
+	// gone: the plan found the template deleted (or, ROOT, never created).
+	gone := false
+	if t := in.Template; t != nil {
+		gone = slices.ContainsFunc(p.Findings, func(f guard.Finding) bool { return f.Area == guard.AreaTemplate })
+		doc.Template = &TemplateRef{
+			Prefix:     capText(cmp.Or(t.Prefix, e.Template), capName),
+			AppliedFor: capList(t.AppliedFor, capAppliedFor, capShort),
+			RegistryID: registry,
+			Region:     region,
+		}
+		// The rules see a template as the repository every creation under
+		// its prefix will be; so does its state here.
+		shape := guard.Repository{Mutability: t.Mutability, ExclusionFilters: t.ExclusionFilters, Lifecycle: t.Lifecycle}
+		doc.Before = templateState(shape, gone, withLifecycle, in.Rules)
+		doc.After = templateState(p.After(shape, in.Rules.Baseline), gone, withLifecycle, in.Rules)
+		doc.ConsoleURL = TemplatesConsoleURL(region)
+	} else {
+		doc.Repository = RepositoryRef{
+			Name:       capText(cmp.Or(in.Before.Name, e.Repository), capName),
+			ARN:        capText(in.Before.ARN, capARN),
+			RegistryID: registry,
+			Region:     region,
+		}
+		doc.Before = stateOf(in.Before, withLifecycle, in.Rules)
+		doc.After = stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules)
+		doc.ConsoleURL = ConsoleURL(region, registry, doc.Repository.Name)
 	}
 	if in.Event != nil {
 		doc.Trigger = triggerOf(e)
@@ -181,23 +244,38 @@ func eventMessage(in EventInput) Message {
 			Expires: capText(x.Expires, capShort), ExpiryTags: capList(x.ExpiryTags, capExemptionTags, capExemption)}
 	}
 
-	suffix := "(" + account + " " + repo.Region + ")"
-	if p.SetMutability != nil && (kind == guard.KindRemediated || kind == guard.KindWouldRemediate) {
+	resourceType, name, _ := doc.resource()
+	suffix := "(" + account + " " + region + ")"
+	switch {
+	case p.SetMutability != nil && (kind == guard.KindRemediated || kind == guard.KindWouldRemediate):
 		suffix = "-> " + p.SetMutability.Mutability + " " + suffix
+	case gone && kind == guard.KindObserved && e.Name == guard.EventDeleteRepositoryCreationTemplate:
+		suffix = "deleted " + suffix
+	case gone && kind == guard.KindObserved:
+		suffix = "missing " + suffix
 	}
-	subj := subject(string(kind), repo.Name, suffix)
+	subjectName := name
+	if resourceType == ResourceTemplate {
+		subjectName = "template " + name
+	}
+	subj := subject(string(kind), subjectName, suffix)
+	now := describeState(doc.After)
+	if gone && doc.After.ImageTagMutability == "" {
+		now = "no template with this prefix"
+	}
 	return Message{
 		Subject:  subj,
-		Text:     eventText(doc, e, account),
+		Text:     eventText(doc, e, account, now),
 		Document: doc,
-		Chat:     eventChat(doc, e, account, subj),
+		Chat:     eventChat(doc, e, account, subj, now),
 		Attributes: map[string]string{
-			"kind":       string(kind),
-			"severity":   severity,
-			"repository": repo.Name,
-			"account":    account,
-			"region":     repo.Region,
-			"eventName":  capText(e.Name, capShort),
+			"kind":         string(kind),
+			"severity":     severity,
+			"resourceType": resourceType,
+			resourceType:   name, // "repository" or "template": the name or the prefix
+			"account":      account,
+			"region":       region,
+			"eventName":    capText(e.Name, capShort),
 		},
 	}
 }
@@ -245,19 +323,25 @@ func who(t Trigger) string {
 	return s + " (" + t.PrincipalType + ")"
 }
 
-func eventText(doc EventDocument, e *guard.Event, account string) string {
+// eventText is the report for people; now is the state after ecr-guard's
+// writes, in words.
+func eventText(doc EventDocument, e *guard.Event, account, now string) string {
+	resourceType, name, region := doc.resource()
 	var b strings.Builder
-	fmt.Fprintf(&b, "ecr-guard %s (%s): repository %s in account %s, %s\n", doc.Kind, doc.Severity, doc.Repository.Name, account, doc.Repository.Region)
+	fmt.Fprintf(&b, "ecr-guard %s (%s): %s %s in account %s, %s\n", doc.Kind, doc.Severity, resourceType, name, account, region)
 	if doc.DryRun {
 		b.WriteString("DRY RUN: nothing was changed.\n")
 	}
 	b.WriteString("\n")
+	if t := doc.Template; t != nil {
+		fmt.Fprintf(&b, "Applies to:   %s\n", appliesTo(*t))
+	}
 	switch {
 	case doc.Trigger == nil:
 		b.WriteString("What changed: Scheduled sweep (no CloudTrail event)\n")
 	case doc.Stale:
-		fmt.Fprintf(&b, "What changed: nothing this event says: CloudTrail event %s (%s at %s) is older than this repository,\n", doc.Trigger.EventID, doc.Trigger.EventName, doc.Trigger.EventTime)
-		b.WriteString("              so it was about a deleted repository of the same name. ecr-guard found this repository so.\n")
+		fmt.Fprintf(&b, "What changed: nothing this event says: CloudTrail event %s (%s at %s) is older than this %s,\n", doc.Trigger.EventID, doc.Trigger.EventName, doc.Trigger.EventTime, resourceType)
+		fmt.Fprintf(&b, "              so it was about a deleted %s of the same name. ecr-guard found this %s so.\n", resourceType, resourceType)
 	default:
 		fmt.Fprintf(&b, "What changed: %s\n", capText(describeRequest(*e), capLine))
 		fmt.Fprintf(&b, "Who:          %s\n", who(*doc.Trigger))
@@ -268,7 +352,7 @@ func eventText(doc EventDocument, e *guard.Event, account string) string {
 	for _, a := range doc.Actions {
 		fmt.Fprintf(&b, "  - [%s] %s\n", a.Kind, a.Summary)
 	}
-	fmt.Fprintf(&b, "Now:          %s\n", describeState(doc.After))
+	fmt.Fprintf(&b, "Now:          %s\n", now)
 	if pw := doc.PushedWhileMutable; pw != nil {
 		writePushed(&b, *pw)
 	}
@@ -297,8 +381,38 @@ func describeRequest(e guard.Event) string {
 		return "TagResource" + tagList(" added ", r.Tags)
 	case guard.EventUntagResource:
 		return "UntagResource removed tag keys " + strings.Join(capList(r.TagKeys, capTags, capTagKey), ", ")
+	case guard.EventCreateRepositoryCreationTemplate:
+		// ECR's default for a template created without imageTagMutability
+		// is MUTABLE (RepositoryCreationTemplate, imageTagMutability:
+		// https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_RepositoryCreationTemplate.html).
+		m := cmp.Or(capText(r.Mutability, capSetting), guard.Mutable+" (the default)")
+		return "CreateRepositoryCreationTemplate with image tag mutability " + guard.DescribeMutability(m, filters) +
+			templateRequest(r)
+	case guard.EventUpdateRepositoryCreationTemplate:
+		s := "UpdateRepositoryCreationTemplate"
+		if r.Mutability != "" {
+			s += " to image tag mutability " + guard.DescribeMutability(capText(r.Mutability, capSetting), filters)
+		}
+		return s + templateRequest(r)
+	case guard.EventDeleteRepositoryCreationTemplate:
+		return "DeleteRepositoryCreationTemplate deleted the template"
 	}
 	return capText(e.Name, capShort)
+}
+
+// appliesTo says which repositories a template shapes: those ECR creates
+// on its own under its prefix (ECR reads prefix prod as prod/), or, ROOT,
+// that no other template covers (CreateRepositoryCreationTemplate, prefix:
+// https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepositoryCreationTemplate.html).
+func appliesTo(t TemplateRef) string {
+	s := "repositories ECR creates under " + t.Prefix + "/"
+	if t.Prefix == guard.RootPrefix {
+		s = "repositories ECR creates that no more specific template covers"
+	}
+	if len(t.AppliedFor) > 0 {
+		s += " (" + strings.Join(t.AppliedFor, ", ") + ")"
+	}
+	return s
 }
 
 func describeState(s RepositoryState) string {
@@ -307,6 +421,15 @@ func describeState(s RepositoryState) string {
 		out += ", lifecycle policy " + s.LifecyclePolicy
 	}
 	return out
+}
+
+// templateState is a template's state in the document: empty for one that
+// does not exist, which has no image tag mutability.
+func templateState(shape guard.Repository, gone, withLifecycle bool, rules guard.Rules) RepositoryState {
+	if gone && shape.Mutability == "" {
+		return RepositoryState{}
+	}
+	return stateOf(shape, withLifecycle, rules)
 }
 
 func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) RepositoryState {
@@ -322,6 +445,19 @@ func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) Reposito
 		}
 	}
 	return s
+}
+
+// templateRequest is the rest of what a template call asked for, as far as
+// the rules care: its lifecycle policy, appliedFor and resource tags.
+func templateRequest(r guard.Request) string {
+	var s string
+	if r.LifecyclePolicy != "" {
+		s += ", with a lifecycle policy"
+	}
+	if len(r.AppliedFor) > 0 {
+		s += ", applied for " + strings.Join(capList(r.AppliedFor, capAppliedFor, capShort), ", ")
+	}
+	return s + tagList(", resource tags ", r.Tags)
 }
 
 // tagList lists tags as key=value, each capped, at most capTags of them.

@@ -11,9 +11,22 @@ import (
 	"unicode/utf8"
 )
 
-// SchemaVersion is the version of the JSON document; bump it on any
-// incompatible change.
-const SchemaVersion = "1.0"
+// SchemaVersion is the version of the JSON documents: the major on any
+// incompatible change, the minor when fields are added (1.1: the template
+// notice's template, the sweep report's template counts, template changes
+// and rootTemplates).
+const SchemaVersion = "1.1"
+
+// The values of the resourceType message attribute, which every notice
+// carries so that a subscription filter policy can tell them apart: an
+// event notice is about a repository or a repository creation template;
+// the sweep report covers registries (an account in a region), their
+// repositories and their templates.
+const (
+	ResourceRepository = "repository"
+	ResourceTemplate   = "template"
+	ResourceRegistry   = "registry"
+)
 
 // MaxSubjectLength is SNS's limit on Subject.
 const MaxSubjectLength = 100
@@ -60,6 +73,7 @@ const (
 	capSetting       = 64   // image tag mutability settings
 	capFilter        = 128  // one exclusion filter (ECR: 128)
 	capFilters       = 10   // exclusion filters listed (ECR allows 5)
+	capAppliedFor    = 10   // a template's appliedFor values listed (ECR has 3)
 	capARN           = 600  // ARNs (IAM allows 2,048 only for paths nobody uses)
 	capName          = 300  // repository names (ECR: 256)
 	capSession       = 128  // session names, source identities, invokedBy (STS: 64)
@@ -72,6 +86,7 @@ const (
 	capTags          = 50   // tags or tag keys listed (ECR: 50 a call)
 	capExemption     = 400  // the exemption tag, key=value
 	capSummary       = 1024 // one action's summary (it may quote an AWS error or an ARN)
+	capRootDetail    = 300  // what is wrong with a ROOT template, in the sweep report
 	capLine          = 4096 // one line of the text report built from the request
 )
 
@@ -232,6 +247,21 @@ func printable(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// TemplatesConsoleURL links to the ECR console's repository creation
+// templates of region (a template has no page of its own). The ECR User
+// Guide gives only the way there, Private registry, Features & settings,
+// Repository creation templates
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-creation-templates-create.html),
+// not the address: this one follows the console's private-registry paths
+// (private-registry/repositories is the registry's repository list) and
+// could not be checked against the console.
+func TemplatesConsoleURL(region string) string {
+	if region == "" {
+		return ""
+	}
+	return fmt.Sprintf("https://%s.console.aws.amazon.com/ecr/private-registry/repository-creation-templates?region=%s", region, region)
 }
 
 // ConsoleURL links to the repository in the ECR console. Repository names

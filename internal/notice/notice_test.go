@@ -3,6 +3,7 @@ package notice
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -43,11 +44,9 @@ func TestForEventRemediatedWithLifecycle(t *testing.T) {
 	if want := "[ecr-guard] REMEDIATED team-a/web -> IMMUTABLE (123456789012 us-east-1)"; m.Subject != want {
 		t.Errorf("subject = %q, want %q", m.Subject, want)
 	}
-	wantAttrs := map[string]string{"kind": "REMEDIATED", "severity": "HIGH", "repository": "team-a/web", "account": "123456789012", "region": "us-east-1", "eventName": "CreateRepository"}
-	for k, v := range wantAttrs {
-		if m.Attributes[k] != v {
-			t.Errorf("attribute %s = %q, want %q", k, m.Attributes[k], v)
-		}
+	wantAttrs := map[string]string{"kind": "REMEDIATED", "severity": "HIGH", "resourceType": "repository", "repository": "team-a/web", "account": "123456789012", "region": "us-east-1", "eventName": "CreateRepository"}
+	if !maps.Equal(m.Attributes, wantAttrs) {
+		t.Errorf("attributes %v, want %v", m.Attributes, wantAttrs)
 	}
 	for _, want := range []string{
 		"ecr-guard REMEDIATED (HIGH): repository team-a/web in account 123456789012, us-east-1",
@@ -94,8 +93,11 @@ func TestForEventRemediatedWithLifecycle(t *testing.T) {
 		t.Errorf("before %+v after %+v", doc.Before, doc.After)
 	}
 	if len(doc.Actions) != 2 || doc.Actions[1].Severity != "LOW" || doc.Trigger.PrincipalARN != "arn:aws:iam::123456789012:user/alice" ||
-		doc.Repository.ARN != before.ARN || doc.Exemption != nil {
+		doc.Repository.ARN != before.ARN || doc.Exemption != nil || doc.Template != nil {
 		t.Errorf("document = %+v", doc)
+	}
+	if strings.Contains(structured["sqs"], `"template"`) {
+		t.Errorf("a repository notice has a template: %s", structured["sqs"])
 	}
 }
 

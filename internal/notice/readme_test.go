@@ -25,14 +25,10 @@ var update = flag.Bool("update", false, "rewrite README.md's golden blocks from 
 
 const readmePath = "../../README.md"
 
-// readmeNotice is the notice the README shows: the events/ sample of someone
-// making team-b/api MUTABLE, ecr-guard reverting it, and the two images
-// pushed in the meantime. The repository's exemption expired before the
-// event, which is why the tags were not allowed to stay mutable (a
-// REMEDIATED notice never comes with an active exemption).
-func readmeNotice(t *testing.T) notice.Message {
+// readmeEvent decodes an events/ sample and loads the scenarios' rules.
+func readmeEvent(t *testing.T, sample string) (guard.Event, guard.Rules) {
 	t.Helper()
-	raw, err := os.ReadFile("../../events/put-image-tag-mutability-mutable.json")
+	raw, err := os.ReadFile("../../events/" + sample)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +42,17 @@ func readmeNotice(t *testing.T) notice.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := cfg.Rules
+	return ev, cfg.Rules
+}
+
+// readmeNotice is the notice the README shows: the events/ sample of someone
+// making team-b/api MUTABLE, ecr-guard reverting it, and the two images
+// pushed in the meantime. The repository's exemption expired before the
+// event, which is why the tags were not allowed to stay mutable (a
+// REMEDIATED notice never comes with an active exemption).
+func readmeNotice(t *testing.T) notice.Message {
+	t.Helper()
+	ev, rules := readmeEvent(t, "put-image-tag-mutability-mutable.json")
 	// CloudTrail events reach EventBridge within minutes: the handler runs
 	// at Now, after the two pushes below. The live repository, as the
 	// handler reads it: still MUTABLE, tags read.
@@ -76,32 +82,50 @@ func readmeNotice(t *testing.T) notice.Message {
 	return notice.ForEvent(notice.EventInput{Event: &ev, Checks: checks, Before: repo, Plan: plan, Rules: rules, Pushed: pushed})
 }
 
+// readmeTemplateNotice is the README's template notice: the events/ sample
+// of someone creating template prod MUTABLE, and ecr-guard making it
+// IMMUTABLE. The live template, as the handler reads it, is what the call
+// created.
+func readmeTemplateNotice(t *testing.T) notice.Message {
+	t.Helper()
+	ev, rules := readmeEvent(t, "create-repository-creation-template-mutable.json")
+	live := &guard.Template{Prefix: ev.Template, AppliedFor: ev.Request.AppliedFor, Mutability: guard.Mutable,
+		Lifecycle: guard.Lifecycle{Exists: true, Text: ev.Request.LifecyclePolicy}, CreatedAt: ev.Time}
+	plan := rules.DecideTemplate(guard.TemplateInput{Event: &ev, Template: live, Prefix: ev.Template, Now: ev.Time.Add(time.Minute)}).Plan
+	if plan.Kind() != guard.KindRemediated {
+		t.Fatalf("plan = %+v, want REMEDIATED", plan)
+	}
+	return notice.ForEvent(notice.EventInput{Event: &ev, Account: ev.Account, Checks: guard.ChecksFor(ev.Name), Template: live, Plan: plan, Rules: rules})
+}
+
 // TestREADMENoticeExamples renders the README's notice examples with the
 // real renderer and compares them with README.md's blocks marked
 // <!-- golden: NAME -->. With -update it rewrites those blocks:
 //
 //	go test ./internal/notice -run TestREADMENoticeExamples -update
 func TestREADMENoticeExamples(t *testing.T) {
-	msg := readmeNotice(t)
-	body, err := msg.SNSMessage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// What the subscribers receive: the text for email, the document for sqs.
-	var protocols map[string]string
-	if err := json.Unmarshal([]byte(body), &protocols); err != nil {
-		t.Fatal(err)
-	}
-	var doc bytes.Buffer
-	if err := json.Indent(&doc, []byte(protocols["sqs"]), "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	if !jsonEqual(doc.String(), inlineScalarArrays(doc.String())) {
-		t.Fatalf("inlineScalarArrays changed the document:\n%s", inlineScalarArrays(doc.String()))
-	}
-	want := map[string]string{
-		"email-remediated": protocols["email"],
-		"json-remediated":  inlineScalarArrays(doc.String()) + "\n",
+	want := map[string]string{}
+	var subjects []string
+	for name, msg := range map[string]notice.Message{"remediated": readmeNotice(t), "template": readmeTemplateNotice(t)} {
+		body, err := msg.SNSMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What the subscribers receive: the text for email, the document for sqs.
+		var protocols map[string]string
+		if err := json.Unmarshal([]byte(body), &protocols); err != nil {
+			t.Fatal(err)
+		}
+		var doc bytes.Buffer
+		if err := json.Indent(&doc, []byte(protocols["sqs"]), "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if !jsonEqual(doc.String(), inlineScalarArrays(doc.String())) {
+			t.Fatalf("inlineScalarArrays changed the document:\n%s", inlineScalarArrays(doc.String()))
+		}
+		want["email-"+name] = protocols["email"]
+		want["json-"+name] = inlineScalarArrays(doc.String()) + "\n"
+		subjects = append(subjects, msg.Subject)
 	}
 
 	readme, err := os.ReadFile(readmePath)
@@ -135,9 +159,11 @@ func TestREADMENoticeExamples(t *testing.T) {
 			t.Errorf("README.md block %q is not what the renderer makes (go test ./internal/notice -run TestREADMENoticeExamples -update rewrites it)\n--- README\n%s--- rendered\n%s", name, got[name].content, w)
 		}
 	}
-	// The Subject example in the bullet list.
-	if !strings.Contains(string(readme), "`"+msg.Subject+"`") {
-		t.Errorf("README.md does not show the rendered subject `%s`", msg.Subject)
+	// The Subject examples in the bullet lists.
+	for _, s := range subjects {
+		if !strings.Contains(string(readme), "`"+s+"`") {
+			t.Errorf("README.md does not show the rendered subject `%s`", s)
+		}
 	}
 }
 

@@ -25,9 +25,10 @@ import (
 var units = []string{"a", `"`, `\`, "\x01", "\n", "\xff", "😀", "\u2028", `\"`, "é"}
 
 type gen struct {
-	rng  *rand.Rand
-	unit string // "" for a random mix
-	max  bool   // every value at its largest
+	rng      *rand.Rand
+	unit     string // "" for a random mix
+	max      bool   // every value at its largest
+	template bool   // a repository creation template's notice
 }
 
 func (g *gen) text(max int) string {
@@ -131,7 +132,22 @@ func (g *gen) input(rules guard.Rules) notice.EventInput {
 	if g.rng.IntN(8) == 0 { // the scheduled sweep's FAILED notice
 		in.Event = nil
 	}
-	in.Plan = rules.Decide(guard.Input{Event: in.Event, Checks: checks, Repo: before, Now: now})
+	if g.template {
+		tpl := &guard.Template{}
+		g.fill(reflect.ValueOf(tpl).Elem())
+		tpl.Mutability = before.Mutability
+		in.Template, in.Account, in.Before = tpl, g.text(300_000), guard.Repository{}
+		if g.rng.IntN(2) == 0 { // a deleted template: its prefix alone
+			in.Template = &guard.Template{Prefix: tpl.Prefix, AppliedFor: tpl.AppliedFor}
+		}
+		live := in.Template
+		if live.Mutability == "" {
+			live = nil
+		}
+		in.Plan = rules.DecideTemplate(guard.TemplateInput{Event: in.Event, Template: live, Prefix: in.Template.Prefix, Now: now}).Plan
+	} else {
+		in.Plan = rules.Decide(guard.Input{Event: in.Event, Checks: checks, Repo: before, Now: now})
+	}
 	for _, area := range []guard.Area{guard.AreaMutability, guard.AreaLifecycle, guard.AreaExemption} {
 		if g.max || g.rng.IntN(3) == 0 {
 			in.Plan.Fail(area, "could not write: "+g.text(300_000))
@@ -163,9 +179,10 @@ func (g *gen) input(rules guard.Rules) notice.EventInput {
 }
 
 // TestEveryNoticeFitsSNS feeds maximal and random values into every field a
-// notice takes from outside ecr-guard and checks that every message stays
-// under SNS's 256 KB (body and attributes), keeps a valid subject, and is
-// accepted by SNS (moto, which enforces the size and subject limits).
+// notice takes from outside ecr-guard, for repositories and for templates
+// (live or deleted), and checks that every message stays under SNS's
+// 256 KB (body and attributes), keeps a valid subject, and is accepted by
+// SNS (moto, which enforces the size and subject limits).
 func TestEveryNoticeFitsSNS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("publishes to moto")
@@ -187,11 +204,13 @@ func TestEveryNoticeFitsSNS(t *testing.T) {
 		ExemptTags: []guard.TagMatcher{{Key: "environment", Value: "*"}}}
 
 	var gens []*gen
-	for i, u := range units { // every field at its largest, one character kind at a time
-		gens = append(gens, &gen{rng: rand.New(rand.NewPCG(uint64(i), 1)), unit: u, max: true})
+	for _, template := range []bool{false, true} {
+		for i, u := range units { // every field at its largest, one character kind at a time
+			gens = append(gens, &gen{rng: rand.New(rand.NewPCG(uint64(i), 1)), unit: u, max: true, template: template})
+		}
 	}
-	for seed := range 20 { // random sizes and mixes
-		gens = append(gens, &gen{rng: rand.New(rand.NewPCG(uint64(seed), 2))})
+	for seed := range 30 { // random sizes and mixes; every third a template's
+		gens = append(gens, &gen{rng: rand.New(rand.NewPCG(uint64(seed), 2)), template: seed%3 == 2})
 	}
 	largest := 0
 	for i, g := range gens {
@@ -200,9 +219,16 @@ func TestEveryNoticeFitsSNS(t *testing.T) {
 		in := g.input(r)
 		m := notice.ForEvent(in)
 		size := checkFits(t, i, m)
-		if doc := m.Document.(notice.EventDocument); g.max && in.Event != nil &&
-			(!strings.HasSuffix(doc.Trigger.UserAgent, " chars]") || !strings.HasSuffix(doc.Repository.Name, " chars]")) {
-			t.Errorf("case %d: a huge value was not marked as cut: userAgent %.40q... name %.40q...", i, doc.Trigger.UserAgent, doc.Repository.Name)
+		doc := m.Document.(notice.EventDocument)
+		name := doc.Repository.Name
+		if g.template {
+			name = doc.Template.Prefix
+		}
+		if g.max && in.Event != nil && (!strings.HasSuffix(doc.Trigger.UserAgent, " chars]") || !strings.HasSuffix(name, " chars]")) {
+			t.Errorf("case %d: a huge value was not marked as cut: userAgent %.40q... name %.40q...", i, doc.Trigger.UserAgent, name)
+		}
+		if want := map[bool]string{false: notice.ResourceRepository, true: notice.ResourceTemplate}[g.template]; m.Attributes["resourceType"] != want {
+			t.Errorf("case %d: resourceType %q, want %q", i, m.Attributes["resourceType"], want)
 		}
 		largest = max(largest, size)
 		id, err := pub.Publish(ctx, m)

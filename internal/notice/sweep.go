@@ -26,6 +26,9 @@ const SeverityInfo = "INFO"
 // tag no longer held (expired, or an expiry that is not YYYY-MM-DD); Failed
 // ones had a read or write fail (a failed write's other outcome still
 // counts); Deleted ones vanished between the listing and their reads.
+// Templates are the repository creation templates checked,
+// TemplatesChanged those fixed (or that would be, in a dry run) or that
+// failed; a failed template counts in Failed too.
 type SweepCounts struct {
 	Scanned           int `json:"scanned"`
 	Compliant         int `json:"compliant"`
@@ -36,6 +39,8 @@ type SweepCounts struct {
 	LifecycleRestored int `json:"lifecycleRestored"`
 	Failed            int `json:"failed"`
 	Deleted           int `json:"deleted"`
+	Templates         int `json:"templates"`
+	TemplatesChanged  int `json:"templatesChanged"`
 }
 
 // Add adds o to c.
@@ -49,26 +54,36 @@ func (c *SweepCounts) Add(o SweepCounts) {
 	c.LifecycleRestored += o.LifecycleRestored
 	c.Failed += o.Failed
 	c.Deleted += o.Deleted
+	c.Templates += o.Templates
+	c.TemplatesChanged += o.TemplatesChanged
 }
 
-// SweepChange is one repository the sweep changed (or would have, or failed
-// on): its name and the kinds of its findings. Exemption is set when an
-// exemption tag was present but did not hold (expired, invalid-expiry,
-// name-not-allowed).
+// SweepChange is one repository or template the sweep changed (or would
+// have, or failed on): its name and the kinds of its findings. Exemption is
+// set when an exemption tag was present but did not hold (expired,
+// invalid-expiry, name-not-allowed).
 type SweepChange struct {
-	Account   string                `json:"account,omitempty"`
-	Region    string                `json:"region,omitempty"`
-	Name      string                `json:"name"`
-	Actions   []guard.Kind          `json:"actions"`
-	Exemption guard.ExemptionStatus `json:"exemption,omitempty"`
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
+	// ResourceType is "template" for a repository creation template, whose
+	// prefix Name then is, and "" for a repository (the 1.0 shape).
+	ResourceType string                `json:"resourceType,omitempty"`
+	Name         string                `json:"name"`
+	Actions      []guard.Kind          `json:"actions"`
+	Exemption    guard.ExemptionStatus `json:"exemption,omitempty"`
 }
 
 // Severity ranks the change in the digest: CRITICAL when something failed,
 // LOW when only lifecycle policies were restored, HIGH for a tag mutability
 // revert (done or dry-run) or an exemption that no longer held, and for any
-// kind it does not know, so that nothing unknown is ever cut.
+// kind it does not know, so that nothing unknown is ever cut. A template
+// change is at least HIGH: a template shapes every repository ECR will
+// create under its prefix.
 func (c SweepChange) Severity() guard.Severity {
 	s := guard.SeverityLow
+	if c.ResourceType == ResourceTemplate {
+		s = guard.SeverityHigh
+	}
 	switch c.Exemption {
 	case "", guard.ExemptionNone, guard.ExemptionActive:
 	default:
@@ -89,17 +104,17 @@ func (c SweepChange) Severity() guard.Severity {
 }
 
 // MustName reports whether the digest must name the change: everything
-// but lifecycle-only (LOW) changes, which are cut first.
+// but a repository's lifecycle-only (LOW) changes, which are cut first.
 func (c SweepChange) MustName() bool { return c.Severity() > guard.SeverityLow }
 
 // SortSweepChanges orders changes as the digest lists them: by severity
-// (CRITICAL, HIGH, MEDIUM, then LOW), then by name.
+// (CRITICAL, HIGH, MEDIUM, then LOW), templates before repositories, then
+// by name.
 func SortSweepChanges(changes []SweepChange) {
 	slices.SortStableFunc(changes, func(a, b SweepChange) int {
-		if c := cmp.Compare(b.Severity(), a.Severity()); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(b.Severity(), a.Severity()),
+			cmp.Compare(b.ResourceType, a.ResourceType), // "template" before ""
+			cmp.Compare(a.Name, b.Name))
 	})
 }
 
@@ -129,9 +144,87 @@ type SweepInput struct {
 	// continuation payload under Lambda's limit: Counts are so far and
 	// the number of parts is not known yet (Parts is 0).
 	Interim bool
+	// RootTemplates are the registries whose ROOT template needs saying
+	// (any order; one per account and region, the last given counts).
+	RootTemplates []RootTemplate
 }
 
-// SweepDocument is the JSON document of the digest (schema 1.0).
+// The statuses of a registry's ROOT template in the digest: missing or
+// non-compliant (ROOT_TEMPLATE=report, or any dry run), created or fixed
+// (ROOT_TEMPLATE=ensure).
+const (
+	RootTemplateMissing      = "missing"
+	RootTemplateNonCompliant = "non-compliant"
+	RootTemplateCreated      = "created"
+	RootTemplateFixed        = "fixed"
+)
+
+// RootTemplate is the ROOT template of one registry (an account in a
+// region), the template for every repository ECR creates on its own that
+// no more specific template covers. Detail says what is wrong with it or
+// what ecr-guard did (it may quote AWS, so it is capped).
+type RootTemplate struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Status  string `json:"status"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// needsAttention: the repositories ECR creates there get settings that are
+// not compliant, and ecr-guard did not change that.
+func (r RootTemplate) needsAttention() bool {
+	return r.Status == RootTemplateMissing || r.Status == RootTemplateNonCompliant
+}
+
+// line is the digest's sentence about r. Without a template, ECR creates
+// a repository with tag immutability off (MUTABLE) and no lifecycle policy
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-creation-templates.html).
+func (r RootTemplate) line() string {
+	s := "ROOT template " + r.Status + " in " + r.Account + " " + r.Region
+	if r.Detail != "" {
+		s += " (" + r.Detail + ")"
+	}
+	const created = "repositories created by replication, pull-through cache or create-on-push without a more specific template get "
+	switch r.Status {
+	case RootTemplateMissing:
+		s += ": " + created + "ECR's defaults (MUTABLE)"
+	case RootTemplateNonCompliant:
+		s += ": " + created + "its settings"
+	}
+	return s
+}
+
+// rootTemplatesOnce keeps one ROOT template per account and region (the
+// last given), its detail capped, those that need attention first, then by
+// account and region.
+func rootTemplatesOnce(roots []RootTemplate) []RootTemplate {
+	type registry struct{ account, region string }
+	last := map[registry]int{}
+	for i, r := range roots {
+		last[registry{r.Account, r.Region}] = i
+	}
+	var out []RootTemplate
+	for i, r := range roots {
+		if last[registry{r.Account, r.Region}] != i {
+			continue
+		}
+		r.Detail = capText(r.Detail, capRootDetail)
+		out = append(out, r)
+	}
+	slices.SortStableFunc(out, func(a, b RootTemplate) int {
+		return cmp.Or(cmp.Compare(b2i(b.needsAttention()), b2i(a.needsAttention())), cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region))
+	})
+	return out
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// SweepDocument is the JSON document of the digest (schema 1.1).
 type SweepDocument struct {
 	SchemaVersion   string      `json:"schemaVersion"`
 	Kind            string      `json:"kind"`
@@ -164,18 +257,26 @@ type SweepDocument struct {
 	// Interim is set on parts sent before the sweep ended: their counts
 	// are so far, and the report's last parts follow.
 	Interim bool `json:"interim,omitempty"`
+	// RootTemplates (1.1): the registries whose ROOT template is missing
+	// or not compliant, or was created or fixed, in every part;
+	// RootTemplatesTruncated the number left out.
+	RootTemplates          []RootTemplate `json:"rootTemplates,omitempty"`
+	RootTemplatesTruncated int            `json:"rootTemplatesTruncated,omitempty"`
 }
 
 // SweepSeverity is the severity of the digest: that of its most severe
-// outcome (CRITICAL when a repository failed, HIGH when tag mutability was
-// reverted or the sweep could not finish, LOW when only lifecycle policies
-// were restored), INFO when there was nothing to do.
-func SweepSeverity(c SweepCounts, complete bool, failedTargets int) string {
+// outcome (CRITICAL when a repository or template failed, HIGH when tag
+// mutability was reverted, a template changed or the sweep could not
+// finish, MEDIUM when a ROOT template is missing or not compliant, LOW when
+// only lifecycle policies were restored), INFO when there was nothing to do.
+func SweepSeverity(c SweepCounts, complete bool, failedTargets int, roots []RootTemplate) string {
 	switch {
 	case c.Failed > 0 || failedTargets > 0:
 		return guard.SeverityCritical.String()
-	case c.Remediated > 0 || !complete:
+	case c.Remediated > 0 || c.TemplatesChanged > 0 || !complete:
 		return guard.SeverityHigh.String()
+	case slices.ContainsFunc(roots, RootTemplate.needsAttention):
+		return guard.SeverityMedium.String()
 	case c.LifecycleRestored > 0:
 		return guard.SeverityLow.String()
 	}
@@ -187,8 +288,10 @@ func SweepSeverity(c SweepCounts, complete bool, failedTargets int) string {
 // name. Every change above LOW (failed, reverted or would be, exemption no
 // longer valid) is named in some part; lifecycle-only ones are listed only
 // as far as they fit after those, in the last part, which ends with "and N
-// more lifecycle-only" when some are cut. Every part repeats the counts.
+// more lifecycle-only" when some are cut. Every part repeats the counts
+// and the per-registry lists (registryLists).
 func ForSweep(in SweepInput) []Message {
+	in.RootTemplates = rootTemplatesOnce(in.RootTemplates)
 	changed := slices.Clone(in.Changed)
 	SortSweepChanges(changed)
 	must := 0 // changed[:must] must be named
@@ -198,6 +301,7 @@ func ForSweep(in SweepInput) []Message {
 	// Find the parts' bounds with the widest numbers (part, parts, the count
 	// of the cut), so that the real ones, no longer, still fit.
 	widest := max(999999, in.PartsSent+in.Omitted+len(changed))
+	lists := fitRegistryLists(in, widest)
 	bounds := []int{0}
 	guess := 64
 	for from := 0; ; {
@@ -206,7 +310,7 @@ func ForSweep(in SweepInput) []Message {
 			least = from + 1 // a part names at least one: one entry always fits
 		}
 		to := largestFit(from, least, len(changed), guess, func(to int) bool {
-			return fitsSNS(sweepMessage(in, changed[from:to], widest, widest, widest))
+			return fitsSNS(sweepMessage(in, lists, changed[from:to], widest, widest, widest))
 		})
 		bounds = append(bounds, to)
 		if to >= must {
@@ -222,7 +326,7 @@ func ForSweep(in SweepInput) []Message {
 	truncated := in.Omitted + len(changed) - bounds[parts]
 	msgs := make([]Message, parts)
 	for i := range parts {
-		msgs[i] = sweepMessage(in, changed[bounds[i]:bounds[i+1]], truncated, in.PartsSent+i+1, total)
+		msgs[i] = sweepMessage(in, lists, changed[bounds[i]:bounds[i+1]], truncated, in.PartsSent+i+1, total)
 	}
 	return msgs
 }
@@ -269,23 +373,53 @@ func largestFit(from, least, most, guess int, fits func(to int) bool) int {
 // fitsSNS reports whether m's body fits SNS's size limit, with room for the
 // subject and the attributes, whichever https format the deployment chose
 // (the renderers do not know it).
-func fitsSNS(m Message) bool {
+func fitsSNS(m Message) bool { return fitsIn(m, messageBudget) }
+
+// fitsIn reports whether m's body, in either https format, takes at most
+// budget bytes.
+func fitsIn(m Message, budget int) bool {
 	for _, f := range []HTTPSFormat{HTTPSJSON, HTTPSChat} {
 		m.HTTPSFormat = f
 		body, err := m.SNSMessage()
-		if err != nil || len(body) > messageBudget {
+		if err != nil || len(body) > budget {
 			return false
 		}
 	}
 	return true
 }
 
-// sweepMessage renders one part. parts is 0 in an interim part; a report
-// of one part, sent at the end, carries no "part k of n" in its subject
-// and text.
-func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts int) Message {
+// registryLists says how many entries of the lists every part repeats are
+// listed: the ROOT templates, and the counts of the registries where
+// something was not compliant.
+type registryLists struct {
+	roots, targets int
+}
+
+// fitRegistryLists lists as many ROOT templates (at most
+// maxListedRootTemplates), then per-target counts (at most
+// maxListedTargets), as fit in half a message without changes, so that the
+// other half is always left to name changes (an organization of hundreds
+// of registries would otherwise fill the message with them).
+func fitRegistryLists(in SweepInput, widest int) registryLists {
+	var l registryLists
+	fits := func(try registryLists) bool {
+		return fitsIn(sweepMessage(in, try, nil, widest, widest, widest), messageBudget/2)
+	}
+	most := min(len(in.RootTemplates), maxListedRootTemplates)
+	l.roots = largestFit(0, 0, most, most, func(n int) bool { return fits(registryLists{roots: n}) })
+	if in.Targets > 1 || len(in.FailedTargets) > 0 {
+		most = min(len(in.PerTarget), maxListedTargets)
+		l.targets = largestFit(0, 0, most, most, func(n int) bool { return fits(registryLists{roots: l.roots, targets: n}) })
+	}
+	return l
+}
+
+// sweepMessage renders one part; lists says how much of the per-registry
+// lists it lists. parts is 0 in an interim part; a report of one part,
+// sent at the end, carries no "part k of n" in its subject and text.
+func sweepMessage(in SweepInput, lists registryLists, listed []SweepChange, truncated, part, parts int) Message {
 	complete := in.Complete && !in.Interim
-	severity := SweepSeverity(in.Counts, complete, len(in.FailedTargets))
+	severity := SweepSeverity(in.Counts, complete, len(in.FailedTargets), in.RootTemplates)
 	doc := SweepDocument{
 		SchemaVersion:   SchemaVersion,
 		Kind:            KindSweepReport,
@@ -311,9 +445,11 @@ func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts in
 	}
 	if in.Targets > 1 || len(in.FailedTargets) > 0 {
 		doc.Targets = in.Targets
-		doc.PerTarget = in.PerTarget[:min(len(in.PerTarget), maxListedTargets)]
+		doc.PerTarget = in.PerTarget[:lists.targets]
 		doc.PerTargetTruncated = len(in.PerTarget) - len(doc.PerTarget)
 	}
+	doc.RootTemplates = in.RootTemplates[:lists.roots]
+	doc.RootTemplatesTruncated = len(in.RootTemplates) - len(doc.RootTemplates)
 	remediated := "remediated"
 	if in.DryRun {
 		remediated = "would remediate"
@@ -340,10 +476,11 @@ func sweepMessage(in SweepInput, listed []SweepChange, truncated, part, parts in
 		Document: doc,
 		Chat:     sweepChat(doc, kind, headline, subj),
 		Attributes: map[string]string{
-			"kind":     KindSweepReport,
-			"severity": severity,
-			"account":  in.Account,
-			"region":   in.Region,
+			"kind":         KindSweepReport,
+			"severity":     severity,
+			"resourceType": ResourceRegistry,
+			"account":      in.Account,
+			"region":       in.Region,
 		},
 	}
 }
@@ -365,14 +502,18 @@ func sweepText(doc SweepDocument) string {
 	}
 	b.WriteString("\n")
 	duration := time.Duration(doc.DurationSeconds * float64(time.Second)).Round(time.Second)
-	fmt.Fprintf(&b, "Scheduled sweep of every repository, started %s, took %s in %d invocation(s)", doc.StartedAt, duration, doc.Invocations)
+	swept := "every repository"
+	if doc.Counts.Templates > 0 {
+		swept += " and repository creation template"
+	}
+	fmt.Fprintf(&b, "Scheduled sweep of %s, started %s, took %s in %d invocation(s)", swept, doc.StartedAt, duration, doc.Invocations)
 	if doc.ChainID != "" {
 		fmt.Fprintf(&b, " (chain %s)", doc.ChainID)
 	}
 	b.WriteString(".\n\n")
-	remediated, restored := "Remediated:", "Lifecycle restored:"
+	remediated, restored, templatesChanged := "Remediated:", "Lifecycle restored:", "Templates changed:"
 	if doc.DryRun {
-		remediated, restored = "Would remediate:", "Would restore lifecycle:"
+		remediated, restored, templatesChanged = "Would remediate:", "Would restore lifecycle:", "Templates would change:"
 	}
 	c := doc.Counts
 	for _, row := range []struct {
@@ -388,6 +529,8 @@ func sweepText(doc SweepDocument) string {
 		{restored, c.LifecycleRestored},
 		{"Failed:", c.Failed},
 		{"Deleted mid-sweep:", c.Deleted},
+		{"Templates checked:", c.Templates},
+		{templatesChanged, c.TemplatesChanged},
 	} {
 		fmt.Fprintf(&b, "%-24s%8d\n", row.label, row.n)
 	}
@@ -404,19 +547,35 @@ func sweepText(doc SweepDocument) string {
 		if len(doc.PerTarget) > 0 {
 			b.WriteString("Registries where something was not compliant:\n")
 			for _, t := range doc.PerTarget {
-				fmt.Fprintf(&b, "  - %s %s: %d scanned, %d remediated, %d lifecycle restored, %d exempt, %d failed\n",
+				fmt.Fprintf(&b, "  - %s %s: %d scanned, %d remediated, %d lifecycle restored, %d exempt, %d failed",
 					t.Account, t.Region, t.Counts.Scanned, t.Counts.Remediated, t.Counts.LifecycleRestored, t.Counts.Exempt, t.Counts.Failed)
+				if t.Counts.TemplatesChanged > 0 {
+					fmt.Fprintf(&b, ", %d templates changed", t.Counts.TemplatesChanged)
+				}
+				b.WriteString("\n")
 			}
 			if doc.PerTargetTruncated > 0 {
 				fmt.Fprintf(&b, "  ... and %d more (lifecycle-only first left out)\n", doc.PerTargetTruncated)
 			}
 		}
 	}
+	if len(doc.RootTemplates) > 0 {
+		b.WriteString("\n")
+		for _, r := range doc.RootTemplates {
+			b.WriteString(r.line() + "\n")
+		}
+		if doc.RootTemplatesTruncated > 0 {
+			fmt.Fprintf(&b, "... and %d more ROOT templates left out of this report\n", doc.RootTemplatesTruncated)
+		}
+		if slices.ContainsFunc(doc.RootTemplates, RootTemplate.needsAttention) {
+			b.WriteString("Create or fix them, or set ROOT_TEMPLATE=ensure and ecr-guard will.\n")
+		}
+	}
 	last := doc.Part == doc.Parts // the final part carries the cut
 	if len(doc.Changed) == 0 && (doc.Truncated == 0 || !last) {
 		return b.String()
 	}
-	b.WriteString("\nRepositories changed")
+	b.WriteString("\n" + changedHeading(doc.Changed))
 	if doc.Interim || doc.Parts > 1 {
 		fmt.Fprintf(&b, " (part %d)", doc.Part)
 	}
@@ -426,11 +585,7 @@ func sweepText(doc SweepDocument) string {
 		for i, a := range ch.Actions {
 			actions[i] = string(a)
 		}
-		where := ""
-		if ch.Account != "" {
-			where = ch.Account + " " + ch.Region + " "
-		}
-		fmt.Fprintf(&b, "  - %s%s: %s", where, ch.Name, strings.Join(actions, ", "))
+		fmt.Fprintf(&b, "  - %s: %s", ch.label(), strings.Join(actions, ", "))
 		if ch.Exemption != "" {
 			fmt.Fprintf(&b, " (exemption %s)", ch.Exemption)
 		}
@@ -442,9 +597,35 @@ func sweepText(doc SweepDocument) string {
 	return b.String()
 }
 
-// maxListedTargets bounds the per-target counts in each part of a digest;
-// the changed list names every repository above LOW whatever the bound.
-const maxListedTargets = 200
+// changedHeading titles a part's list of changes.
+func changedHeading(changed []SweepChange) string {
+	if slices.ContainsFunc(changed, func(c SweepChange) bool { return c.ResourceType == ResourceTemplate }) {
+		return "Repositories and templates changed"
+	}
+	return "Repositories changed"
+}
+
+// label names the change in the text: account and region in an
+// organization, "template PREFIX" or the repository's name.
+func (c SweepChange) label() string {
+	s := c.Name
+	if c.ResourceType == ResourceTemplate {
+		s = "template " + s
+	}
+	if c.Account != "" {
+		s = c.Account + " " + c.Region + " " + s
+	}
+	return s
+}
+
+// maxListedTargets bounds the per-target counts in each part of a digest,
+// maxListedRootTemplates its ROOT templates (both listed only as far as
+// they fit in half a message: fitRegistryLists); the changed list names
+// every repository above LOW, and every template, whatever the bounds.
+const (
+	maxListedTargets       = 200
+	maxListedRootTemplates = 50
+)
 
 // SweepTarget is one registry's counts in an organization's digest.
 type SweepTarget struct {
@@ -469,7 +650,7 @@ func SortSweepTargets(targets []SweepTarget) {
 		switch {
 		case c.Failed > 0:
 			return 0
-		case c.Remediated > 0 || c.ExpiredExemptions > 0 || c.InvalidExemptions > 0:
+		case c.Remediated > 0 || c.TemplatesChanged > 0 || c.ExpiredExemptions > 0 || c.InvalidExemptions > 0:
 			return 1
 		case c.LifecycleRestored == 0:
 			return 2

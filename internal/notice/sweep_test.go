@@ -58,7 +58,7 @@ func TestForSweep(t *testing.T) {
 	if structured["default"] != m.Text || structured["email"] != m.Text || structured["lambda"] != structured["sqs"] || structured["https"] != structured["sqs"] {
 		t.Error("not the event notices' MessageStructure json form")
 	}
-	if doc.SchemaVersion != "1.0" || doc.Kind != "SWEEP_REPORT" || doc.Severity != "HIGH" || doc.DryRun || !doc.Complete ||
+	if doc.SchemaVersion != "1.1" || doc.Kind != "SWEEP_REPORT" || doc.Severity != "HIGH" || doc.DryRun || !doc.Complete ||
 		doc.DurationSeconds != 83.4 || doc.Invocations != 2 || doc.StartedAt != "2026-11-27T10:00:00Z" || doc.Truncated != 0 ||
 		doc.Counts != sweepInput().Counts || len(doc.Changed) != 2 || doc.Changed[1].Exemption != guard.ExemptionExpired ||
 		doc.Part != 1 || doc.Parts != 1 || doc.Interim {
@@ -67,7 +67,7 @@ func TestForSweep(t *testing.T) {
 	var raw map[string]any
 	_ = json.Unmarshal([]byte(structured["sqs"]), &raw)
 	counts, _ := raw["counts"].(map[string]any)
-	for _, key := range []string{"scanned", "compliant", "remediated", "exempt", "expiredExemptions", "lifecycleRestored", "failed"} {
+	for _, key := range []string{"scanned", "compliant", "remediated", "exempt", "expiredExemptions", "lifecycleRestored", "failed", "templates", "templatesChanged"} {
 		if _, ok := counts[key]; !ok {
 			t.Errorf("counts lack %q: %v", key, counts)
 		}
@@ -85,27 +85,36 @@ func TestForSweep(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, m.Text)
 		}
 	}
-	if m.Attributes["kind"] != "SWEEP_REPORT" || m.Attributes["severity"] != "HIGH" || m.Attributes["account"] != "123456789012" {
+	if m.Attributes["kind"] != "SWEEP_REPORT" || m.Attributes["severity"] != "HIGH" || m.Attributes["account"] != "123456789012" || m.Attributes["resourceType"] != "registry" {
 		t.Errorf("attributes %v", m.Attributes)
 	}
 }
 
 func TestSweepSeverity(t *testing.T) {
+	missing := []RootTemplate{{Account: "123456789012", Region: "us-east-1", Status: RootTemplateMissing}}
+	created := []RootTemplate{{Account: "123456789012", Region: "us-east-1", Status: RootTemplateCreated}}
 	for _, tt := range []struct {
 		c             SweepCounts
 		complete      bool
 		failedTargets int
+		roots         []RootTemplate
 		want          string
 	}{
-		{SweepCounts{Scanned: 5, Compliant: 5}, true, 0, "INFO"},
-		{SweepCounts{Scanned: 5, Exempt: 5}, true, 0, "INFO"},
-		{SweepCounts{LifecycleRestored: 1}, true, 0, "LOW"},
-		{SweepCounts{Remediated: 1, LifecycleRestored: 1}, true, 0, "HIGH"},
-		{SweepCounts{}, false, 0, "HIGH"},
-		{SweepCounts{Remediated: 1, Failed: 1}, true, 0, "CRITICAL"},
-		{SweepCounts{Scanned: 5, Compliant: 5}, true, 1, "CRITICAL"}, // a registry that could not be swept
+		{SweepCounts{Scanned: 5, Compliant: 5}, true, 0, nil, "INFO"},
+		{SweepCounts{Scanned: 5, Exempt: 5}, true, 0, nil, "INFO"},
+		{SweepCounts{LifecycleRestored: 1}, true, 0, nil, "LOW"},
+		{SweepCounts{Remediated: 1, LifecycleRestored: 1}, true, 0, nil, "HIGH"},
+		{SweepCounts{}, false, 0, nil, "HIGH"},
+		{SweepCounts{Remediated: 1, Failed: 1}, true, 0, nil, "CRITICAL"},
+		{SweepCounts{Scanned: 5, Compliant: 5}, true, 1, nil, "CRITICAL"}, // a registry that could not be swept
+		{SweepCounts{Templates: 3, TemplatesChanged: 1}, true, 0, nil, "HIGH"},
+		{SweepCounts{Templates: 3, TemplatesChanged: 1, Failed: 1}, true, 0, nil, "CRITICAL"}, // a failed template
+		{SweepCounts{Templates: 3}, true, 0, missing, "MEDIUM"},
+		{SweepCounts{Templates: 3, LifecycleRestored: 1}, true, 0, missing, "MEDIUM"},
+		{SweepCounts{Templates: 3, Remediated: 1}, true, 0, missing, "HIGH"},
+		{SweepCounts{Templates: 3}, true, 0, created, "INFO"}, // ensure did its job
 	} {
-		if got := SweepSeverity(tt.c, tt.complete, tt.failedTargets); got != tt.want {
+		if got := SweepSeverity(tt.c, tt.complete, tt.failedTargets, tt.roots); got != tt.want {
 			t.Errorf("%+v complete=%v: %s, want %s", tt.c, tt.complete, got, tt.want)
 		}
 	}
@@ -203,7 +212,7 @@ func TestForSweepNamesEveryRevertAmongManyLifecycleOnly(t *testing.T) {
 	listed := len(doc.Changed)
 	more := slices.Clone(in.Changed)
 	SortSweepChanges(more)
-	if fitsSNS(sweepMessage(in, more[:listed+1], 999999, 999999, 999999)) {
+	if fitsSNS(sweepMessage(in, fitRegistryLists(in, 999999), more[:listed+1], 999999, 999999, 999999)) {
 		t.Errorf("%d entries listed, %d would still fit", listed, listed+1)
 	}
 }
@@ -267,7 +276,7 @@ func TestForSweepSplitsRevertsIntoParts(t *testing.T) {
 	// Parts are filled: the first would overflow with the next entry (with
 	// the widest numbers, as ForSweep measures).
 	_, second := decodeSweep(t, msgs[1])
-	if _, doc := decodeSweep(t, msgs[0]); fitsSNS(sweepMessage(in, append(slices.Clone(doc.Changed), second.Changed[0]), 999999, 999999, 999999)) {
+	if _, doc := decodeSweep(t, msgs[0]); fitsSNS(sweepMessage(in, fitRegistryLists(in, 999999), append(slices.Clone(doc.Changed), second.Changed[0]), 999999, 999999, 999999)) {
 		t.Errorf("part 1 holds %d entries, one more would fit", len(doc.Changed))
 	}
 }
@@ -319,6 +328,11 @@ func TestSweepChangeSeverity(t *testing.T) {
 		{SweepChange{Actions: []guard.Kind{guard.KindWouldRemediate}}, guard.SeverityHigh},
 		{SweepChange{Actions: []guard.Kind{guard.KindRemediated, guard.KindFailed}}, guard.SeverityCritical},
 		{SweepChange{Actions: []guard.Kind{"SOMETHING_NEW"}}, guard.SeverityHigh},
+		// A template shapes every repository ECR creates under its prefix:
+		// even its lifecycle-only change is named.
+		{SweepChange{ResourceType: ResourceTemplate, Actions: []guard.Kind{guard.KindLifecycleRestored}}, guard.SeverityHigh},
+		{SweepChange{ResourceType: ResourceTemplate, Actions: []guard.Kind{guard.KindExempt}}, guard.SeverityHigh},
+		{SweepChange{ResourceType: ResourceTemplate, Actions: []guard.Kind{guard.KindRemediated, guard.KindFailed}}, guard.SeverityCritical},
 	} {
 		if got := tt.c.Severity(); got != tt.want {
 			t.Errorf("%+v: %s, want %s", tt.c, got, tt.want)

@@ -18,7 +18,8 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 )
 
-// Repositories reads and writes what the rules govern (internal/ecrrepo).
+// Repositories reads and writes what the rules govern in one registry
+// (internal/ecrrepo): repositories and repository creation templates.
 // Its errors are classified (internal/fault) and a vanished repository is
 // guard.ErrRepositoryNotFound.
 type Repositories interface {
@@ -28,6 +29,9 @@ type Repositories interface {
 	ImagesPushedSince(ctx context.Context, name, registryID string, since time.Time, limit int) ([]guard.Image, bool, error)
 	SetMutability(ctx context.Context, name, registryID string, s guard.MutabilitySetting) error
 	PutLifecycle(ctx context.Context, name, registryID, text string) error
+	// The registry's repository creation templates, the settings of the
+	// repositories ECR will create.
+	Templates
 }
 
 // Registries resolves the client for the registry a key names, in one

@@ -20,8 +20,12 @@ type fakeRepos struct {
 	mu    sync.Mutex
 	repo  *guard.Repository // nil: it does not exist
 	calls []string
-	fail  map[string]error
-	panic string
+	// template is the registry's one template (nil: none); changes are
+	// the template changes written.
+	template *guard.Template
+	changes  []guard.TemplateChange
+	fail     map[string]error
+	panic    string
 }
 
 func (f *fakeRepos) op(name string) (*guard.Repository, error) {

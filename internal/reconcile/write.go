@@ -15,7 +15,11 @@ import (
 //   - the failures, each one's finding turned into FAILED, when a write
 //     failed for good or after another write went through: what did happen
 //     is reported now, not hidden behind a retry (the sweep has none).
-func write(ctx context.Context, repos Repositories, repo guard.Repository, plan *guard.Plan, baseline guard.LifecyclePolicy) error {
+//
+// The lifecycle policy written is the plan's (plan.LifecycleText). The last
+// parameter is no longer used; it stays until the caller stops passing
+// rules.Baseline.
+func write(ctx context.Context, repos Repositories, repo guard.Repository, plan *guard.Plan, _ guard.LifecyclePolicy) error {
 	if plan.DryRun {
 		return nil
 	}
@@ -34,11 +38,11 @@ func write(ctx context.Context, repos Repositories, repo guard.Repository, plan 
 		}
 	}
 	if plan.PutLifecycle {
-		if err := repos.PutLifecycle(ctx, repo.Name, repo.RegistryID, baseline.Text()); err != nil {
+		if err := repos.PutLifecycle(ctx, repo.Name, repo.RegistryID, plan.LifecycleText); err != nil {
 			if (fault.Retryable(err) || errors.Is(err, guard.ErrRepositoryNotFound)) && failed == nil && !wrote {
 				return err
 			}
-			plan.Fail(guard.AreaLifecycle, "could not apply the baseline lifecycle policy: "+err.Error())
+			plan.Fail(guard.AreaLifecycle, "could not write the lifecycle policy: "+err.Error())
 			failed = errors.Join(failed, err)
 		}
 	}

@@ -166,6 +166,15 @@ func (r *Resolver) ListPage(ctx context.Context, t sweep.Target, token string) (
 	return c.ListPage(ctx, token)
 }
 
+// ListTemplates lists t's repository creation templates.
+func (r *Resolver) ListTemplates(ctx context.Context, t sweep.Target) ([]guard.Template, error) {
+	c, err := r.client(ctx, t.Account, t.Region)
+	if err != nil {
+		return nil, err
+	}
+	return c.Templates(ctx)
+}
+
 // Targets are the registries a sweep covers, as (account, region) pairs in
 // a stable order: the function's own account, or the organization's
 // accounts (TARGET_ACCOUNTS, else every ACTIVE one, paged), in each of its

@@ -100,6 +100,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		log.Warn("event members ignored: unexpected types where they do not decide", "warnings", ev.Warnings)
 	}
 
+	if guard.IsTemplateEvent(ev.Name) {
+		return h.handleTemplate(ctx, log.With("template", ev.Template), scope, ev)
+	}
 	// In scope, the event's account and region are the function's own, or
 	// in an organization the member's it came from.
 	key := reconcile.Key{Partition: scope.Partition, Registry: cmp.Or(ev.RegistryID, ev.Account), Region: ev.Region, Name: ev.Repository}
@@ -131,22 +134,53 @@ func (h *Handler) skip(log *slog.Logger, reason, msg string, args ...any) error 
 	return nil
 }
 
-// report publishes the outcome's notice. A permanent failure, already a
-// FAILED finding, is logged and returned once the notice is out; a notice
-// that cannot be published fails the invocation too.
+// report publishes the outcome's notice.
 func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, key reconcile.Key, o reconcile.Outcome) error {
 	msg := notice.ForEvent(notice.EventInput{Event: &ev, Region: key.Region, Checks: o.Read, Before: o.Repo, Plan: o.Plan, Rules: h.rec.Rules(), Pushed: o.Pushed})
 	if o.Pushed != nil && o.Pushed.Error != "" {
 		log.Warn("could not list images pushed while tags were mutable", "error", o.Pushed.Error)
 	}
-	if o.Status == reconcile.Failed {
-		log.Error("remediation failed", "error", o.Err.Error(), "error_code", fault.Code(o.Err), "kind", msg.Attributes["kind"])
+	return h.publish(ctx, log, msg, o.Status, o.Err, ev.Repository)
+}
+
+// publish sends a notice. A permanent failure, already a FAILED finding, is
+// logged and returned once the notice is out; a notice that cannot be
+// published fails the invocation too.
+func (h *Handler) publish(ctx context.Context, log *slog.Logger, msg notice.Message, status reconcile.Status, failure error, what string) error {
+	if status == reconcile.Failed {
+		log.Error("remediation failed", "error", failure.Error(), "error_code", fault.Code(failure), "kind", msg.Attributes["kind"])
 	}
 	if _, err := h.notices.Send(ctx, log, msg); err != nil {
-		return errors.Join(o.Err, fmt.Errorf("publish notice: %w", err))
+		return errors.Join(failure, fmt.Errorf("publish notice: %w", err))
 	}
-	if o.Status == reconcile.Failed {
-		return fmt.Errorf("remediate %s: %w", ev.Repository, o.Err)
+	if status == reconcile.Failed {
+		return fmt.Errorf("remediate %s: %w", what, failure)
 	}
 	return nil
+}
+
+// handleTemplate reconciles the repository creation template a template
+// call names, and publishes one notice as for a repository.
+func (h *Handler) handleTemplate(ctx context.Context, log *slog.Logger, scope guard.Scope, ev guard.Event) error {
+	key := reconcile.TemplateKey{Partition: scope.Partition, Registry: cmp.Or(ev.RegistryID, ev.Account), Region: ev.Region, Prefix: ev.Template}
+	o := h.rec.ReconcileTemplate(ctx, reconcile.TemplateRequest{Key: key, Event: &ev})
+	switch {
+	case o.Status == reconcile.Gone:
+		return h.skip(log, skipGone, "skipped: the template no longer exists")
+	case o.Status == reconcile.Retry:
+		log.Warn("AWS call failed after the SDK's retries: the event will be retried", "error", o.Err.Error(), "error_code", fault.Code(o.Err))
+		return fmt.Errorf("reconcile template %s: %w", ev.Template, o.Err)
+	case len(o.Plan.Findings) > 0:
+		tmpl := o.Template
+		if tmpl == nil {
+			tmpl = &guard.Template{Prefix: ev.Template, AppliedFor: ev.Request.AppliedFor}
+		}
+		msg := notice.ForEvent(notice.EventInput{Event: &ev, Account: key.Registry, Region: key.Region, Checks: guard.ChecksFor(ev.Name), Template: tmpl, Plan: o.Plan.Plan, Rules: h.rec.Rules()})
+		return h.publish(ctx, log, msg, o.Status, o.Err, "template "+ev.Template)
+	case o.Plan.Ignored:
+		return h.skip(log, skipNotApplicable, "skipped: ROOT_TEMPLATE=off leaves the ROOT template alone")
+	case h.rec.Rules().IsSelf(ev):
+		return h.skip(log, skipSelf, "own call: compliant, nothing to do", "principal", ev.Principal.ARN)
+	}
+	return h.skip(log, skipCompliant, "compliant: nothing to do", "exemption", o.Plan.Exemption.Status)
 }

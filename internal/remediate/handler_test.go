@@ -34,6 +34,8 @@ type fakeRepos struct {
 	calls  []string
 	fail   map[string]error // operation -> error
 	panic  string           // operation that panics
+	// templates are the registry's repository creation templates by prefix.
+	templates map[string]*guard.Template
 }
 
 // op records a call and returns its injected failure; it takes the lock,
@@ -170,7 +172,7 @@ func newFixture(t *testing.T, mutate func(*guard.Rules)) *fixture {
 		mutate(&rules)
 	}
 	f := &fixture{
-		repos:   &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}},
+		repos:   &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}, templates: map[string]*guard.Template{}},
 		pub:     &fakePublisher{},
 		logs:    &testenv.Buffer{},
 		metrics: &testenv.Buffer{},

@@ -56,6 +56,8 @@ type Lister interface {
 	// ListPage returns the page of t token points at ("" for the first)
 	// and the token of the next page ("" after the last).
 	ListPage(ctx context.Context, t Target, token string) ([]guard.Repository, string, error)
+	// ListTemplates returns t's repository creation templates.
+	ListTemplates(ctx context.Context, t Target) ([]guard.Template, error)
 }
 
 // Continuer starts the next link of the chain with payload (in production an
@@ -163,6 +165,9 @@ type Position struct {
 	PageToken string `json:"pageToken,omitempty"`
 	Index     int    `json:"index"`
 	After     string `json:"after,omitempty"`
+	// TemplatesDone: the target's repository creation templates are swept
+	// (they come first: they shape the repositories created meanwhile).
+	TemplatesDone bool `json:"templatesDone,omitempty"`
 }
 
 // Continuation is the chain's state handed from one link to the next.
@@ -182,6 +187,8 @@ type Continuation struct {
 	// not be swept.
 	PerTarget     map[int]Tally  `json:"perTarget,omitempty"`
 	FailedTargets []FailedTarget `json:"failedTargets,omitempty"`
+	// RootTemplates are the targets whose ROOT template the digest names.
+	RootTemplates []RootTemplate `json:"rootTemplates,omitempty"`
 	Counts        Tally          `json:"counts"`
 	Changed       []Change       `json:"changed,omitempty"`
 	Omitted       int            `json:"omitted,omitempty"`   // lifecycle-only changes not carried
@@ -306,6 +313,13 @@ func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane
 		}
 		t := st.targets[pos.Target]
 		page, next, err := s.list.ListPage(ctx, t, pos.PageToken)
+		if err == nil && !pos.TemplatesDone {
+			// Listed first, so an unreachable target is one failed target,
+			// not a failed template listing too.
+			s.sweepTemplates(ctx, log, st, pos.Target)
+			pos.TemplatesDone = true
+			st.setLane(lane, pos)
+		}
 		switch {
 		case err != nil && fault.Retryable(err):
 			log.Error("sweep link failed: could not list repositories", "error", err.Error(), "error_code", fault.Code(err),
@@ -332,7 +346,7 @@ func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane
 			if next == "" {
 				st.advance(lane)
 			} else {
-				st.setLane(lane, Position{Target: pos.Target, PageToken: next})
+				st.setLane(lane, Position{Target: pos.Target, PageToken: next, TemplatesDone: true})
 			}
 		}
 		if st.lane(lane).Target >= 0 && st.started() && stop() {
@@ -364,6 +378,7 @@ type state struct {
 	counts        Tally
 	perTarget     map[int]Tally
 	failedTargets []FailedTarget
+	rootTemplates []RootTemplate
 	changed       []Change // every change above LOW, lifecycle-only ones up to the cap
 	low           int      // lifecycle-only entries in changed
 	omitted       int      // lifecycle-only changes not carried
@@ -394,7 +409,7 @@ func (s *Sweeper) state(ctx context.Context, p Payload, now time.Time) (*state, 
 	}
 	st := &state{
 		chainID: c.ChainID, link: c.Link, startedAt: c.StartedAt, dryRun: dryRun, lanes: c.Lanes, nextTarget: c.NextTarget, targets: c.Targets,
-		counts: c.Counts, perTarget: c.PerTarget, failedTargets: c.FailedTargets,
+		counts: c.Counts, perTarget: c.PerTarget, failedTargets: c.FailedTargets, rootTemplates: c.RootTemplates,
 		changed: c.Changed, omitted: c.Omitted, partsSent: c.PartsSent,
 	}
 	if st.perTarget == nil {
@@ -451,7 +466,7 @@ func (s *Sweeper) handOff(ctx context.Context, log *slog.Logger, st *state, res 
 func (s *Sweeper) payload(st *state) Payload {
 	return Payload{DryRun: st.dryRun, Continuation: &Continuation{
 		ChainID: st.chainID, Link: st.link + 1, StartedAt: st.startedAt, Lanes: st.lanes, NextTarget: st.nextTarget, Targets: st.targets,
-		PerTarget: st.perTarget, FailedTargets: st.failedTargets,
+		PerTarget: st.perTarget, FailedTargets: st.failedTargets, RootTemplates: st.rootTemplates,
 		Counts: st.counts, Changed: st.changed, Omitted: st.omitted, PartsSent: st.partsSent,
 	}}
 }
@@ -480,6 +495,8 @@ type Tally struct {
 	LifecycleRestored int `json:"lifecycleRestored"`
 	Failed            int `json:"failed"`
 	Deleted           int `json:"deleted"`
+	Templates         int `json:"templates"`
+	TemplatesChanged  int `json:"templatesChanged"`
 }
 
 // Add adds o to t.
@@ -493,16 +510,19 @@ func (t *Tally) Add(o Tally) {
 	t.LifecycleRestored += o.LifecycleRestored
 	t.Failed += o.Failed
 	t.Deleted += o.Deleted
+	t.Templates += o.Templates
+	t.TemplatesChanged += o.TemplatesChanged
 }
 
 // Change is one repository the chain changed (or would have, or failed on),
 // carried from link to link; notice.SweepChange is its form in the digest.
 type Change struct {
-	Account   string                `json:"account,omitempty"`
-	Region    string                `json:"region,omitempty"`
-	Name      string                `json:"name"`
-	Actions   []guard.Kind          `json:"actions"`
-	Exemption guard.ExemptionStatus `json:"exemption,omitempty"`
+	Account      string                `json:"account,omitempty"`
+	Region       string                `json:"region,omitempty"`
+	ResourceType string                `json:"resourceType,omitempty"` // "template", or "" for a repository
+	Name         string                `json:"name"`
+	Actions      []guard.Kind          `json:"actions"`
+	Exemption    guard.ExemptionStatus `json:"exemption,omitempty"`
 }
 
 // MustName reports whether the digest must name the change (all but

@@ -145,6 +145,9 @@ func (s *Sweeper) digest(st *state, changed []Change) notice.SweepInput {
 		in.PerTarget = append(in.PerTarget, notice.SweepTarget{Account: t.Account, Region: t.Region, Counts: notice.SweepCounts(counts)})
 	}
 	notice.SortSweepTargets(in.PerTarget)
+	for _, r := range st.rootTemplates {
+		in.RootTemplates = append(in.RootTemplates, notice.RootTemplate{Account: r.Account, Region: r.Region, Status: r.Status, Detail: r.Detail})
+	}
 	for _, f := range st.failedTargets {
 		in.FailedTargets = append(in.FailedTargets, notice.SweepFailedTarget{Account: f.Account, Region: f.Region, Error: f.Error})
 	}

@@ -34,12 +34,16 @@ type fakeECR struct {
 	listErr  error
 	onCall   func(op, repo string) // runs outside the lock
 	target   Target                // the registry it stands for
+	// templates are the registry's repository creation templates by
+	// prefix; templateErr fails the listing of them.
+	templates   map[string]*guard.Template
+	templateErr error
 }
 
 func newFakeECR(pageSize int) *fakeECR {
 	return &fakeECR{
 		target: Target{Account: "123456789012", Region: "us-east-1"},
-		repos:  map[string]*guard.Repository{}, pageSize: pageSize,
+		repos:  map[string]*guard.Repository{}, pageSize: pageSize, templates: map[string]*guard.Template{},
 		calls: map[string]int{}, perRepo: map[string]map[string]int{}, fail: map[string]map[string]error{},
 	}
 }
@@ -291,6 +295,10 @@ func testRules(t testing.TB) guard.Rules {
 		AllowedMutableTagFilters: []string{"latest"},
 		Baseline:                 baseline,
 		LifecycleMode:            guard.LifecycleEnforce,
+		// The template tests set their own mode; off keeps a registry
+		// without templates out of the other tests' digests.
+		RootTemplateMode:       guard.RootTemplateOff,
+		RootTemplateAppliedFor: []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache},
 	}
 }
 
@@ -320,6 +328,10 @@ func newFixture(t testing.TB, pageSize int, rules guard.Rules, opt Options) *fix
 type pager interface {
 	reconcile.Repositories
 	ListPage(ctx context.Context, token string) ([]guard.Repository, string, error)
+}
+
+func (s single) ListTemplates(ctx context.Context, _ Target) ([]guard.Template, error) {
+	return s.pager.Templates(ctx)
 }
 
 // single makes a pager the one target of a sweep, in the samples' account

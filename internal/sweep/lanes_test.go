@@ -57,6 +57,13 @@ func (o *fakeOrg) ListPage(ctx context.Context, t Target, token string) ([]guard
 	return o.regs[t].ListPage(ctx, token)
 }
 
+func (o *fakeOrg) ListTemplates(ctx context.Context, t Target) ([]guard.Template, error) {
+	if err := o.refused[t]; err != nil {
+		return nil, err
+	}
+	return o.regs[t].Templates(ctx)
+}
+
 func (o *fakeOrg) For(_ context.Context, account, region string) (reconcile.Repositories, error) {
 	t := Target{Account: account, Region: region}
 	if err := o.refused[t]; err != nil {

@@ -26,11 +26,21 @@ func seedFake(f *fakeECR, plan []seeded) {
 // digest returns the one SWEEP_REPORT sent and its document.
 func digest(t *testing.T, pub *fakePublisher) (notice.Message, notice.SweepDocument) {
 	t.Helper()
-	reports := pub.byKind(notice.KindSweepReport)
-	if len(reports) != 1 {
-		t.Fatalf("%d SWEEP_REPORT notices, want 1", len(reports))
+	if n := len(pub.byKind(notice.KindSweepReport)); n != 1 {
+		t.Fatalf("%d SWEEP_REPORT notices, want 1", n)
 	}
-	body, err := reports[0].SNSMessage()
+	doc, msg := digestAt(t, pub, 0)
+	return msg, doc
+}
+
+// digestAt returns the i-th SWEEP_REPORT sent, document first.
+func digestAt(t *testing.T, pub *fakePublisher, i int) (notice.SweepDocument, notice.Message) {
+	t.Helper()
+	reports := pub.byKind(notice.KindSweepReport)
+	if len(reports) <= i {
+		t.Fatalf("%d SWEEP_REPORT notices, want more than %d", len(reports), i)
+	}
+	body, err := reports[i].SNSMessage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +52,7 @@ func digest(t *testing.T, pub *fakePublisher) (notice.Message, notice.SweepDocum
 	if err := json.Unmarshal([]byte(structured["sqs"]), &doc); err != nil {
 		t.Fatal(err)
 	}
-	return reports[0], doc
+	return doc, reports[i]
 }
 
 func TestSweepFixesExactlyTheNonCompliantRepositories(t *testing.T) {

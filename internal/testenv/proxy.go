@@ -20,9 +20,18 @@ import (
 // Proxy is a reverse proxy between the code under test and moto that records
 // every request and can inject faults per operation. Point an SDK at URL().
 // It is safe for concurrent use.
+//
+// moto 5.2.1 lacks ECR's repository creation template API, so the proxy
+// answers those four operations itself, from a fake speaking ECR's wire
+// format (templates.go), recorded and faulted like any other call. The
+// templates are the proxy's: seed and read them with the SDK through URL(),
+// e.g. ecr.CreateRepositoryCreationTemplate with Moto.AWSConfig or
+// Moto.AccountConfig for another account or region. The fake's
+// UpdateRepositoryCreationTemplate drops every member the request leaves out.
 type Proxy struct {
-	srv *httptest.Server
-	rp  *httputil.ReverseProxy
+	srv       *httptest.Server
+	rp        *httputil.ReverseProxy
+	templates *templates
 
 	mu     sync.Mutex
 	calls  []*Call
@@ -34,7 +43,7 @@ type Call struct {
 	Service   string // SigV4 signing name from Authorization, e.g. "ecr", "sns", "sqs"
 	Operation string // e.g. "DescribeRepositories", "Publish"; else "METHOD /path"
 	Body      []byte // the request body as sent
-	Forwarded bool   // passed on to the target (after any DelayFault), not answered by a fault
+	Forwarded bool   // passed on to the target or the template fake (after any DelayFault), not answered by a fault
 }
 
 // Fault is what the proxy does instead of (or before) forwarding a request.
@@ -76,7 +85,7 @@ func NewProxy(tb T, target string) *Proxy {
 	if err != nil || u.Host == "" {
 		tb.Fatalf("testenv: proxy target %q: %v", target, err)
 	}
-	p := &Proxy{}
+	p := &Proxy{templates: newTemplates(target)}
 	p.rp = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(u)
 		r.Out.Host = r.In.Host // forward the request exactly as signed
@@ -228,7 +237,21 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	call.Forwarded = true
 	p.mu.Unlock()
+	if call.Service == "ecr" && templateOperations[call.Operation] {
+		p.templates.ServeHTTP(w, r)
+		return
+	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// writeJSONError writes an error of the AWS JSON protocols (contentType
+// application/x-amz-json-1.0 or -1.1): the code in X-Amzn-Errortype and as
+// the body's __type.
+func writeJSONError(w http.ResponseWriter, contentType string, status int, code, message string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Amzn-Errortype", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
 }
 
 // resetConn hijacks the connection and closes it with SO_LINGER 0, so the
@@ -250,10 +273,7 @@ func writeAPIError(w http.ResponseWriter, r *http.Request, call Call, status int
 	const msg = "fault injected by testenv proxy"
 	w.Header().Set("X-Amzn-Requestid", "testenv-fault")
 	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-amz-json") {
-		w.Header().Set("Content-Type", ct)
-		w.Header().Set("X-Amzn-Errortype", code)
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
+		writeJSONError(w, ct, status, code, msg)
 		return
 	}
 	kind := "Sender"

@@ -1,0 +1,244 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/ecr-guard/ecr-guard/internal/guard"
+)
+
+// The template half of fakeRepos: one template at most, the one the test
+// is about (nil: none).
+
+func (f *fakeRepos) Templates(context.Context) ([]guard.Template, error) {
+	if _, err := f.templateOp("Templates"); err != nil && !errors.Is(err, guard.ErrTemplateNotFound) {
+		return nil, err
+	}
+	if f.template == nil {
+		return nil, nil
+	}
+	return []guard.Template{*f.template}, nil
+}
+
+func (f *fakeRepos) Template(_ context.Context, prefix string) (guard.Template, error) {
+	t, err := f.templateOp("Template")
+	if err != nil {
+		return guard.Template{}, err
+	}
+	if t.Prefix != prefix {
+		return guard.Template{}, fmt.Errorf("template %s: %w", prefix, guard.ErrTemplateNotFound)
+	}
+	return *t, nil
+}
+
+func (f *fakeRepos) UpdateTemplate(_ context.Context, prefix string, c guard.TemplateChange) error {
+	t, err := f.templateOp("UpdateTemplate")
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changes = append(f.changes, c)
+	if c.Mutability != nil {
+		t.Mutability, t.ExclusionFilters = c.Mutability.Mutability, c.Mutability.ExclusionFilters
+	}
+	if c.LifecyclePolicy != "" {
+		t.Lifecycle = guard.Lifecycle{Exists: true, Text: c.LifecyclePolicy}
+	}
+	t.AppliedFor = append(t.AppliedFor, c.AddAppliedFor...)
+	return nil
+}
+
+func (f *fakeRepos) CreateTemplate(_ context.Context, t guard.Template) error {
+	if _, err := f.templateOp("CreateTemplate"); !errors.Is(err, guard.ErrTemplateNotFound) {
+		if err == nil {
+			return fmt.Errorf("create %s: %w", t.Prefix, guard.ErrTemplateExists)
+		}
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.template = &t
+	return nil
+}
+
+func (f *fakeRepos) templateOp(name string) (*guard.Template, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name)
+	if err := f.fail[name]; err != nil {
+		return nil, err
+	}
+	if f.template == nil {
+		return nil, fmt.Errorf("%s: %w", name, guard.ErrTemplateNotFound)
+	}
+	return f.template, nil
+}
+
+func templateFixture(t *testing.T, tmpl *guard.Template, mode guard.RootTemplateMode) (*fakeRepos, *counter, *Reconciler) {
+	t.Helper()
+	repos, c, r := fixture(t, guard.Immutable, true)
+	repos.template = tmpl
+	r.rules.RootTemplateMode = mode
+	r.rules.RootTemplateAppliedFor = []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache}
+	return repos, c, r
+}
+
+func TestReconcileTemplate(t *testing.T) {
+	prodKey := TemplateKey{Partition: "aws", Registry: "123456789012", Region: "us-east-1", Prefix: "prod"}
+	rootKey := prodKey
+	rootKey.Prefix = guard.RootPrefix
+	mutable := func(prefix string) *guard.Template {
+		return &guard.Template{Prefix: prefix, AppliedFor: []string{guard.AppliedForReplication}, Mutability: guard.Mutable,
+			Lifecycle: guard.Lifecycle{Exists: true, Text: guard.DefaultLifecyclePolicy}}
+	}
+	deleteEvent := func(prefix string) *guard.Event {
+		return &guard.Event{Name: guard.EventDeleteRepositoryCreationTemplate, Template: prefix, Time: now}
+	}
+	tests := []struct {
+		name       string
+		template   *guard.Template
+		mode       guard.RootTemplateMode
+		req        TemplateRequest
+		fail       map[string]error
+		wantStatus Status
+		wantKinds  []guard.Kind
+		wantCalls  []string
+		wantAfter  string // the template's mutability afterwards ("": none)
+	}{
+		{
+			name: "a mutable template is fixed with one update", template: mutable("prod"), mode: guard.RootTemplateReport,
+			req:        TemplateRequest{Key: prodKey, Event: &guard.Event{Name: guard.EventUpdateRepositoryCreationTemplate, Template: "prod", Time: now, Request: guard.Request{Mutability: guard.Mutable}}},
+			wantStatus: Done, wantKinds: []guard.Kind{guard.KindRemediated}, wantCalls: []string{"Template", "UpdateTemplate"}, wantAfter: guard.Immutable,
+		},
+		{
+			name: "the sweep's listed template is not read again", template: mutable("prod"), mode: guard.RootTemplateReport,
+			req:        TemplateRequest{Key: prodKey, Listed: mutable("prod")},
+			wantStatus: Done, wantKinds: []guard.Kind{guard.KindRemediated}, wantCalls: []string{"UpdateTemplate"}, wantAfter: guard.Immutable,
+		},
+		{
+			name: "a dry run writes nothing", template: mutable("prod"), mode: guard.RootTemplateReport,
+			req:        TemplateRequest{Key: prodKey, DryRun: true},
+			wantStatus: Done, wantKinds: []guard.Kind{guard.KindWouldRemediate}, wantCalls: []string{"Template"}, wantAfter: guard.Mutable,
+		},
+		{
+			name: "a deleted template is OBSERVED", mode: guard.RootTemplateReport,
+			req:        TemplateRequest{Key: prodKey, Event: deleteEvent("prod")},
+			wantStatus: Done, wantKinds: []guard.Kind{guard.KindObserved}, wantCalls: []string{"Template"},
+		},
+		{
+			name: "an update event about a template deleted since is gone", mode: guard.RootTemplateReport,
+			req:        TemplateRequest{Key: prodKey, Event: &guard.Event{Name: guard.EventUpdateRepositoryCreationTemplate, Template: "prod", Time: now}},
+			wantStatus: Gone, wantCalls: []string{"Template"},
+		},
+		{
+			name: "ROOT_TEMPLATE=ensure creates the ROOT template", mode: guard.RootTemplateEnsure,
+			req:        TemplateRequest{Key: rootKey, Event: deleteEvent(guard.RootPrefix)},
+			wantStatus: Done, wantKinds: []guard.Kind{guard.KindObserved, guard.KindRemediated}, wantCalls: []string{"CreateTemplate", "Template"}, wantAfter: guard.Immutable,
+		},
+		{
+			name: "ROOT_TEMPLATE=ensure on a replay finds it there and writes nothing", template: &guard.Template{Prefix: guard.RootPrefix, AppliedFor: []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache}, Mutability: guard.Immutable, Lifecycle: guard.Lifecycle{Exists: true, Text: guard.DefaultLifecyclePolicy}}, mode: guard.RootTemplateEnsure,
+			req:        TemplateRequest{Key: rootKey, Event: deleteEvent(guard.RootPrefix)},
+			wantStatus: Done, wantCalls: []string{"Template"}, wantAfter: guard.Immutable,
+		},
+		{
+			name: "the ROOT template created meanwhile by someone else: retry, which reads it", mode: guard.RootTemplateEnsure,
+			req: TemplateRequest{Key: rootKey, Missing: true}, fail: map[string]error{"CreateTemplate": fmt.Errorf("create: %w", guard.ErrTemplateExists)},
+			wantStatus: Retry, wantCalls: []string{"CreateTemplate"},
+		},
+		{
+			name: "the sweep's missing ROOT template under report: reported, nothing written", mode: guard.RootTemplateReport,
+			req:        TemplateRequest{Key: rootKey, Missing: true},
+			wantStatus: Done, wantKinds: []guard.Kind{guard.KindObserved}, wantCalls: nil,
+		},
+		{
+			name: "ROOT_TEMPLATE=off: nothing", template: mutable(guard.RootPrefix), mode: guard.RootTemplateOff,
+			req:        TemplateRequest{Key: rootKey},
+			wantStatus: Done, wantCalls: []string{"Template"}, wantAfter: guard.Mutable,
+		},
+		{
+			name: "a refused update is FAILED for every area it would fix", template: &guard.Template{Prefix: "prod", Mutability: guard.Mutable}, mode: guard.RootTemplateReport,
+			req: TemplateRequest{Key: prodKey}, fail: map[string]error{"UpdateTemplate": denied},
+			wantStatus: Failed, wantKinds: []guard.Kind{guard.KindFailed, guard.KindFailed}, wantCalls: []string{"Template", "UpdateTemplate"}, wantAfter: guard.Mutable,
+		},
+		{
+			name: "a throttled update is retried", template: mutable("prod"), mode: guard.RootTemplateReport,
+			req: TemplateRequest{Key: prodKey}, fail: map[string]error{"UpdateTemplate": throttled},
+			wantStatus: Retry, wantCalls: []string{"Template", "UpdateTemplate"}, wantAfter: guard.Mutable,
+		},
+		{
+			name: "a refused read is FAILED", template: mutable("prod"), mode: guard.RootTemplateReport,
+			req: TemplateRequest{Key: prodKey}, fail: map[string]error{"Template": denied},
+			wantStatus: Failed, wantKinds: []guard.Kind{guard.KindFailed}, wantCalls: []string{"Template"}, wantAfter: guard.Mutable,
+		},
+		{
+			name: "a template deleted between read and write is gone", template: mutable("prod"), mode: guard.RootTemplateReport,
+			req: TemplateRequest{Key: prodKey}, fail: map[string]error{"UpdateTemplate": fmt.Errorf("update: %w", guard.ErrTemplateNotFound)},
+			wantStatus: Gone, wantCalls: []string{"Template", "UpdateTemplate"}, wantAfter: guard.Mutable,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repos, c, r := templateFixture(t, tt.template, tt.mode)
+			repos.fail = tt.fail
+			o := r.ReconcileTemplate(context.Background(), tt.req)
+			if o.Status != tt.wantStatus || !slices.Equal(kinds(o.Plan.Plan), tt.wantKinds) {
+				t.Errorf("status %s kinds %v, want %s %v (err %v)", o.Status, kinds(o.Plan.Plan), tt.wantStatus, tt.wantKinds, o.Err)
+			}
+			if got := repos.sortedCalls(); !slices.Equal(got, tt.wantCalls) {
+				t.Errorf("calls %v, want %v", got, tt.wantCalls)
+			}
+			after := ""
+			if repos.template != nil {
+				after = repos.template.Mutability
+			}
+			if after != tt.wantAfter {
+				t.Errorf("template afterwards %q, want %q", after, tt.wantAfter)
+			}
+			counted := 0
+			for _, n := range c.counts {
+				counted += n
+			}
+			if want := len(tt.wantKinds); (o.Status == Done || o.Status == Failed) && counted != want {
+				t.Errorf("counted %d findings, want %d: %v", counted, want, c.counts)
+			}
+		})
+	}
+}
+
+func TestEnsuredRootTemplate(t *testing.T) {
+	repos, _, r := templateFixture(t, nil, guard.RootTemplateEnsure)
+	o := r.ReconcileTemplate(context.Background(), TemplateRequest{Key: TemplateKey{Prefix: guard.RootPrefix}, Missing: true})
+	if o.Status != Done {
+		t.Fatal(o.Status, o.Err)
+	}
+	got := repos.template
+	if got == nil || got.Mutability != guard.Immutable || !got.Lifecycle.Exists || got.Lifecycle.Text != guard.DefaultLifecyclePolicy ||
+		!slices.Equal(got.AppliedFor, []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache}) {
+		t.Fatalf("created %+v", got)
+	}
+	// Once it exists, the next reconcile (a replay, the next sweep) writes nothing.
+	before := len(repos.calls)
+	o = r.ReconcileTemplate(context.Background(), TemplateRequest{Key: TemplateKey{Prefix: guard.RootPrefix}})
+	if o.Status != Done || len(o.Plan.Findings) != 0 || slices.Contains(repos.calls[before:], "CreateTemplate") || slices.Contains(repos.calls[before:], "UpdateTemplate") {
+		t.Fatalf("second reconcile %s %v calls %v", o.Status, kinds(o.Plan.Plan), repos.calls[before:])
+	}
+}
+
+func TestTemplateFixWritesOnlyWhatTheRulesGovern(t *testing.T) {
+	repos, _, r := templateFixture(t, &guard.Template{Prefix: "prod", AppliedFor: []string{guard.AppliedForReplication}, Mutability: guard.ImmutableWithExclusion,
+		ExclusionFilters: []string{"release-*"}}, guard.RootTemplateReport)
+	r.rules.AllowedMutableTagFilters = []string{"latest"}
+	o := r.ReconcileTemplate(context.Background(), TemplateRequest{Key: TemplateKey{Prefix: "prod"}})
+	if o.Status != Done || len(repos.changes) != 1 {
+		t.Fatalf("status %s, changes %+v", o.Status, repos.changes)
+	}
+	c := repos.changes[0]
+	if c.Mutability == nil || c.Mutability.Mutability != guard.Immutable || len(c.Mutability.ExclusionFilters) != 0 ||
+		c.LifecyclePolicy != r.rules.Baseline.Text() || len(c.AddAppliedFor) != 0 {
+		t.Errorf("change %+v, want IMMUTABLE without filters and the baseline policy, appliedFor untouched", c)
+	}
+}
