@@ -18,7 +18,8 @@ import (
 )
 
 // TestSecurityHubFindingUnderRIE: with SECURITY_HUB=on the real bootstrap
-// imports the revert's finding, which moto's GetFindings returns.
+// imports the revert's finding, which moto's GetFindings returns, and a
+// later re-import keeps its CreatedAt.
 func TestSecurityHubFindingUnderRIE(t *testing.T) {
 	var sc *scenario.Scenario
 	for i := range scenario.All {
@@ -68,25 +69,54 @@ func TestSecurityHubFindingUnderRIE(t *testing.T) {
 		t.Fatalf("status %d: %s", status, body)
 	}
 	arn := "arn:aws:ecr:" + ev.Region + ":" + ev.Account + ":repository/" + sc.Repo
-	out, err := sh.NewFromConfig(direct).GetFindings(ctx, &sh.GetFindingsInput{Filters: &types.AwsSecurityFindingFilters{
-		Id: []types.StringFilter{{Comparison: types.StringFilterComparisonEquals, Value: aws.String(findings.ID(findings.ControlTagImmutability, arn))}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// moto may ignore the filter: pick the finding by Id.
 	id := findings.ID(findings.ControlTagImmutability, arn)
-	var f types.AwsSecurityFinding
-	for _, x := range out.Findings {
-		if aws.ToString(x.Id) == id {
-			f = x
-		}
-	}
-	if f.Id == nil {
-		t.Fatalf("no finding %s among %d\n%s", id, len(out.Findings), rie.Output())
-	}
+	hub := sh.NewFromConfig(direct)
+	f := readFinding(t, hub, id, rie)
 	if f.Compliance == nil || f.Compliance.Status != types.ComplianceStatusPassed || f.RecordState != types.RecordStateActive ||
 		f.ProductFields[findings.FieldKind] != string(guard.KindRemediated) || f.ProductFields[findings.FieldEventID] != ev.Detail.EventID {
 		t.Fatalf("finding %+v %v", f.Compliance, f.ProductFields)
 	}
+
+	// The same event again: the repository is compliant now (the change is
+	// observed, closed), and its finding is imported again. Security Hub keeps what the provider sends
+	// (moto too), so the function reads the CreatedAt it holds and sends it
+	// back: CreatedAt stays, UpdatedAt moves on.
+	if status, body := rie.Invoke(t, raw); status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	again := readFinding(t, hub, id, rie)
+	if aws.ToString(again.CreatedAt) != aws.ToString(f.CreatedAt) {
+		t.Errorf("CreatedAt %s, then %s: want it kept", aws.ToString(f.CreatedAt), aws.ToString(again.CreatedAt))
+	}
+	if !parseTime(t, again.UpdatedAt).After(parseTime(t, f.UpdatedAt)) {
+		t.Errorf("UpdatedAt %s, then %s: want it later", aws.ToString(f.UpdatedAt), aws.ToString(again.UpdatedAt))
+	}
+}
+
+// readFinding reads the finding id back from moto, whose GetFindings may
+// ignore the filter: it is picked by Id.
+func readFinding(t *testing.T, hub *sh.Client, id string, rie *testenv.RIE) types.AwsSecurityFinding {
+	t.Helper()
+	out, err := hub.GetFindings(t.Context(), &sh.GetFindingsInput{Filters: &types.AwsSecurityFindingFilters{
+		Id: []types.StringFilter{{Comparison: types.StringFilterComparisonEquals, Value: aws.String(id)}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range out.Findings {
+		if aws.ToString(x.Id) == id {
+			return x
+		}
+	}
+	t.Fatalf("no finding %s among %d\n%s", id, len(out.Findings), rie.Output())
+	return types.AwsSecurityFinding{}
+}
+
+func parseTime(t *testing.T, s *string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, aws.ToString(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }

@@ -206,4 +206,15 @@ func TestServiceCreatedRepositoryUnderRIE(t *testing.T) {
 	if n.Attributes["kind"] != "REMEDIATED" || n.Attributes["resourceType"] != "repository" || !strings.Contains(n.Message, "ecr.amazonaws.com") {
 		t.Fatalf("notice %q %v: want REMEDIATED naming the service as who acted\n%s", n.Subject, n.Attributes, n.Message)
 	}
+	// The registry has no template: the notice says ECR's defaults shaped it.
+	var doc struct {
+		ShapedBy *struct {
+			AppliedFor string          `json:"appliedFor"`
+			Template   json.RawMessage `json:"template"`
+		} `json:"shapedBy"`
+	}
+	if err := json.Unmarshal([]byte(n.Message), &doc); err != nil || doc.ShapedBy == nil ||
+		doc.ShapedBy.AppliedFor != guard.AppliedForPullThroughCache || (len(doc.ShapedBy.Template) > 0 && string(doc.ShapedBy.Template) != "null") {
+		t.Fatalf("shapedBy %+v (%v), want pull through cache with no template\n%s", doc.ShapedBy, err, n.Message)
+	}
 }

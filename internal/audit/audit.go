@@ -9,15 +9,14 @@ import (
 	"sync"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
 )
 
-// Lifecycle statuses of a row.
+// Lifecycle statuses of a row besides the notices' words
+// (notice.LifecycleState: absent, baseline, contains-baseline, other).
 const (
-	LifecycleAbsent    = "absent"    // no lifecycle policy
-	LifecycleBaseline  = "baseline"  // semantically the baseline (LIFECYCLE_POLICY)
-	LifecycleOther     = "other"     // a policy that is not the baseline
 	LifecycleUnchecked = "unchecked" // LIFECYCLE_MODE=off: not read, as in the functions
 	unknown            = "unknown"   // the read failed
 )
@@ -336,17 +335,13 @@ func (a *Auditor) repository(ctx context.Context, t sweep.Target, repo guard.Rep
 	return row
 }
 
-// lifecycleStatus is the row's Lifecycle for a policy read under read.
+// lifecycleStatus is the row's Lifecycle for a policy read under read, in
+// the words of the notices.
 func lifecycleStatus(rules guard.Rules, read guard.Checks, lc guard.Lifecycle) string {
-	switch {
-	case !rules.NeedsLifecycle(read):
+	if !rules.NeedsLifecycle(read) {
 		return LifecycleUnchecked
-	case !lc.Exists:
-		return LifecycleAbsent
-	case rules.Baseline.Equal(lc.Text):
-		return LifecycleBaseline
 	}
-	return LifecycleOther
+	return notice.LifecycleState(rules.Baseline, lc)
 }
 
 // addFindings sets Would, Details and Error from the step's plan and error.

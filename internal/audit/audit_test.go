@@ -68,6 +68,13 @@ type repo struct {
 // otherPolicy is a valid lifecycle policy that is not the baseline.
 const otherPolicy = `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":10},"action":{"type":"expire"}}]}`
 
+// teamPolicy is a team's rule of its own followed by the baseline's rules:
+// what LIFECYCLE_MODE=contains leaves as it is, and enforce replaces.
+const teamPolicy = `{"rules":[` +
+	`{"rulePriority":1,"description":"Keep 100 prod images","selection":{"tagStatus":"tagged","tagPrefixList":["prod"],"countType":"imageCountMoreThan","countNumber":100},"action":{"type":"expire"}},` +
+	`{"rulePriority":2,"description":"Expire untagged images 7 days after push","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}},` +
+	`{"rulePriority":3,"description":"Keep only the 30 most recent images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}`
+
 func seed(t *testing.T, account, region string, repos ...repo) {
 	t.Helper()
 	ctx := context.Background()
@@ -467,6 +474,28 @@ func TestTemplates(t *testing.T) {
 				{"template", "custom", "IMMUTABLE", "", "other", "none", "", "", "REPLICATION", false, ""},
 			},
 			code: ExitCompliant,
+		},
+		{
+			name: "LIFECYCLE_MODE=contains: a policy with every baseline rule is compliant and shown so; one lacking some is not",
+			env:  []string{"LIFECYCLE_MODE=contains"},
+			templates: []template{compliantRoot,
+				{prefix: "team", appliedFor: []string{guard.AppliedForReplication}, mutability: guard.Immutable, lifecycle: teamPolicy},
+				{prefix: "lacking", appliedFor: []string{guard.AppliedForReplication}, mutability: guard.Immutable, lifecycle: otherPolicy}},
+			want: []brief{
+				{"template", "ROOT", "IMMUTABLE", "", "baseline", "none", "", "", "REPLICATION,PULL_THROUGH_CACHE", false, ""},
+				{"template", "lacking", "IMMUTABLE", "", "other", "none", "", "", "REPLICATION", false, "WOULD_RESTORE_LIFECYCLE"},
+				{"template", "team", "IMMUTABLE", "", "contains-baseline", "none", "", "", "REPLICATION", false, ""},
+			},
+			code: ExitAttention,
+		},
+		{
+			name:      "LIFECYCLE_MODE=enforce: a policy with every baseline rule and more is still not the baseline",
+			templates: []template{compliantRoot, {prefix: "team", appliedFor: []string{guard.AppliedForReplication}, mutability: guard.Immutable, lifecycle: teamPolicy}},
+			want: []brief{
+				{"template", "ROOT", "IMMUTABLE", "", "baseline", "none", "", "", "REPLICATION,PULL_THROUGH_CACHE", false, ""},
+				{"template", "team", "IMMUTABLE", "", "contains-baseline", "none", "", "", "REPLICATION", false, "WOULD_RESTORE_LIFECYCLE"},
+			},
+			code: ExitAttention,
 		},
 		{
 			name:      "LIFECYCLE_MODE=off: the policy is not judged",

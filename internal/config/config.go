@@ -36,12 +36,15 @@ type Config struct {
 // accounts (MEMBER_ROLE_NAME is set) rather than its own account only.
 func (c Config) Organization() bool { return c.Rules.MemberRoleName != "" }
 
-// ecrFilterPattern is the pattern ECR enforces on ImageTagMutabilityExclusionFilter.filter.
-var ecrFilterPattern = regexp.MustCompile(`^[0-9a-zA-Z._*-]{1,128}$`)
+// ecrFilterPattern is the pattern ECR enforces on
+// ImageTagMutabilityExclusionFilter.filter, whose length is 1 to 128
+// (checked apart: a counted repetition compiles into a program as long as
+// the count, at every cold start).
+var ecrFilterPattern = regexp.MustCompile(`^[0-9a-zA-Z._*-]+$`)
 
 // Patterns of IAM role names, region names and account ids.
 var (
-	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]+$`) // and 1 to 64 long
 	regionPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	accountPattern  = regexp.MustCompile(`^\d{12}$`)
 )
@@ -82,7 +85,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.Rules.AllowedMutableTagFilters = splitList(getenv("ALLOWED_MUTABLE_TAG_FILTERS"))
 	for _, f := range c.Rules.AllowedMutableTagFilters {
-		if !ecrFilterPattern.MatchString(f) {
+		if len(f) > 128 || !ecrFilterPattern.MatchString(f) {
 			bad("ALLOWED_MUTABLE_TAG_FILTERS", fmt.Errorf("filter %q is not a valid ECR wildcard filter (1-128 of 0-9 a-z A-Z . _ * -)", f))
 		}
 	}
@@ -104,7 +107,7 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("LOG_LEVEL", fmt.Errorf("want DEBUG, INFO, WARN or ERROR: %w", err))
 	}
 	c.Rules.MemberRoleName = strings.TrimSpace(getenv("MEMBER_ROLE_NAME"))
-	if c.Rules.MemberRoleName != "" && !roleNamePattern.MatchString(c.Rules.MemberRoleName) {
+	if c.Rules.MemberRoleName != "" && (len(c.Rules.MemberRoleName) > 64 || !roleNamePattern.MatchString(c.Rules.MemberRoleName)) {
 		bad("MEMBER_ROLE_NAME", fmt.Errorf("%q is not an IAM role name (1-64 of a-z A-Z 0-9 + = , . @ _ -)", c.Rules.MemberRoleName))
 	}
 	c.TargetRegions = splitList(getenv("TARGET_REGIONS"))

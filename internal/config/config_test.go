@@ -156,6 +156,7 @@ func TestLoadOrganization(t *testing.T) {
 	}
 	for name, tt := range map[string]struct{ variable, value, want string }{
 		"role name with a slash":         {"MEMBER_ROLE_NAME", "team/ecr-guard", "MEMBER_ROLE_NAME"},
+		"role name of 65 characters":     {"MEMBER_ROLE_NAME", strings.Repeat("r", 65), "MEMBER_ROLE_NAME"},
 		"region that is not one":         {"TARGET_REGIONS", "us-east-1,mars-1", `TARGET_REGIONS: "mars-1"`},
 		"account id of 11 digits":        {"TARGET_ACCOUNTS", "22222222222", `TARGET_ACCOUNTS: "22222222222"`},
 		"accounts without a member role": {"MEMBER_ROLE_NAME", "", "TARGET_ACCOUNTS: needs MEMBER_ROLE_NAME"},

@@ -168,7 +168,7 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 	org := isOrganization(tmpl)
 	ecrActions := map[string]map[string]bool{} // role -> ECR actions allowed
 	hasPublish, hasLogs, hasInvoke := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	hasAssume, hasListAccounts, hasImport := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	hasAssume, hasListAccounts, hasImport, hasReadFindings := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, d := range docs {
 		stmts, err := statements(d)
 		if err != nil {
@@ -274,14 +274,20 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 					bad("%s: unexpected Organizations action %q", s.where, a)
 				case strings.HasPrefix(strings.ToLower(a), "securityhub:"):
 					// SecurityHubFindings=on only: import into this account's
-					// default product, in the functions' regions.
-					if !isFunctionRole || a != "securityhub:BatchImportFindings" || lookup(tmpl, "Conditions", "ImportsFindings") != true {
-						bad("%s: %s granted to %s; only the function roles may securityhub:BatchImportFindings, and only with SecurityHubFindings=on", s.where, a, d.role)
+					// default product, and read the CreatedAt of its
+					// findings from its hub, in the functions' regions.
+					want, ok := map[string]string{"securityhub:BatchImportFindings": "product/${AWS::AccountId}/default", "securityhub:GetFindings": "hub/default"}[a]
+					if !isFunctionRole || !ok || lookup(tmpl, "Conditions", "ImportsFindings") != true {
+						bad("%s: %s granted to %s; only the function roles may securityhub:BatchImportFindings and securityhub:GetFindings, and only with SecurityHubFindings=on", s.where, a, d.role)
 						continue
 					}
-					hasImport[d.role] = true
-					if want := ownFindingsResource(tmpl); !(len(s.actions) == 1 && len(s.resource) == 1 && equal(s.resource[0], sub(want))) {
-						bad("%s: securityhub:BatchImportFindings must be alone, on exactly !Sub %s (actions %v, Resource %v)", s.where, want, s.actions, s.resource)
+					if a == "securityhub:BatchImportFindings" {
+						hasImport[d.role] = true
+					} else {
+						hasReadFindings[d.role] = true
+					}
+					if want := ownFindingsResource(tmpl, want); !(len(s.actions) == 1 && len(s.resource) == 1 && equal(s.resource[0], sub(want))) {
+						bad("%s: %s must be alone, on exactly !Sub %s (actions %v, Resource %v)", s.where, a, want, s.actions, s.resource)
 					}
 				case !isFunctionRole:
 				case a == "sns:Publish":
@@ -326,8 +332,8 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 		if org && !hasAssume[role] {
 			bad("function role %s cannot assume the member role with Scope=organization", role)
 		}
-		if lookup(tmpl, "Conditions", "ImportsFindings") == true && !hasImport[role] {
-			bad("function role %s cannot import findings into Security Hub with SecurityHubFindings=on", role)
+		if lookup(tmpl, "Conditions", "ImportsFindings") == true && (!hasImport[role] || !hasReadFindings[role]) {
+			bad("function role %s cannot import findings into Security Hub, or read them, with SecurityHubFindings=on", role)
 		}
 		if org && spec.listAccounts && !hasListAccounts[role] {
 			bad("function role %s cannot list the organization's accounts with Scope=organization", role)
@@ -344,12 +350,13 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 	return problems
 }
 
-// ownFindingsResource is the functions' Security Hub product in tmpl.
-func ownFindingsResource(tmpl map[string]any) string {
+// ownFindingsResource is the functions' Security Hub resource (the
+// default product, or the hub) in tmpl.
+func ownFindingsResource(tmpl map[string]any, resource string) string {
 	if lookup(tmpl, "Conditions", "HasTargetRegions") == true {
-		return "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"
+		return "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:" + resource
 	}
-	return "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+	return "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:" + resource
 }
 
 func TestTemplateIAMIsLeastPrivilege(t *testing.T) {

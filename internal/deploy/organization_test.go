@@ -26,11 +26,11 @@ var singleAccountResources = []string{
 	"RuleDeadLetterQueue", "RuleDeadLetterQueueAlarm", "RuleDeadLetterQueuePolicy",
 	"SweepErrorsAlarm", "SweepFunction", "SweepFunctionNoticePolicy", "SweepFunctionRole", "SweepLogGroup", "SweepNoticeFailuresAlarm",
 	// SecurityHubFindings=on only (Condition ImportsFindings).
-	"RemediateFunctionFindingsPolicy", "SweepFunctionFindingsPolicy",
+	"RemediateFindingFailuresAlarm", "RemediateFunctionFindingsPolicy", "SweepFindingFailuresAlarm", "SweepFunctionFindingsPolicy",
 }
 
 // findingsResources exist only with SecurityHubFindings=on.
-var findingsResources = []string{"RemediateFunctionFindingsPolicy", "SweepFunctionFindingsPolicy"}
+var findingsResources = []string{"RemediateFindingFailuresAlarm", "RemediateFunctionFindingsPolicy", "SweepFindingFailuresAlarm", "SweepFunctionFindingsPolicy"}
 
 // singleAccountOutputs are the outputs of the single-account stack.
 var singleAccountOutputs = []string{"NoticeTopicArn", "RemediateFailureQueueUrl", "RemediateFunctionArn", "RuleDeadLetterQueueUrl", "SweepFunctionArn"}
@@ -1034,7 +1034,8 @@ func TestOrganizationChecksDetectBrokenTemplates(t *testing.T) {
 
 // TestMemberRoleImportsFindingsOnlyWhenOn: with SecurityHubFindings=on the
 // member role may also securityhub:BatchImportFindings, on its own
-// account's default product (any region) and nothing else; off, it may not.
+// account's default product (any region), and securityhub:GetFindings on
+// its hub, and nothing else; off, it may not.
 func TestMemberRoleImportsFindingsOnlyWhenOn(t *testing.T) {
 	f := loadOrgFixture(t)
 	wantECR := map[string]any{"Sid": "RemediateRepositories"}
@@ -1042,9 +1043,13 @@ func TestMemberRoleImportsFindingsOnlyWhenOn(t *testing.T) {
 		"Sid": "ImportFindings", "Effect": "Allow", "Action": "securityhub:BatchImportFindings",
 		"Resource": sub("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default"),
 	}
+	wantRead := map[string]any{
+		"Sid": "ReadFindings", "Effect": "Allow", "Action": "securityhub:GetFindings",
+		"Resource": sub("arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default"),
+	}
 	wantTemplates := map[string]any{"Sid": "GuardCreationTemplates"}
 	wantTemplateWrites := map[string]any{"Sid": "TemplateWritesCreateRepositories"}
-	for value, want := range map[string][]map[string]any{"off": {wantECR, wantTemplates, wantTemplateWrites}, "on": {wantECR, wantTemplates, wantTemplateWrites, wantImport}} {
+	for value, want := range map[string][]map[string]any{"off": {wantECR, wantTemplates, wantTemplateWrites}, "on": {wantECR, wantTemplates, wantTemplateWrites, wantImport, wantRead}} {
 		view, err := Resolve(f.member, map[string]string{"AWS::AccountId": "222222222222", "AWS::Region": "us-east-1", "IamRegion": "us-east-1", "SecurityHubFindings": value})
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,8 @@
 // Package findings maps one reconcile outcome to AWS Security Finding Format
-// (ASFF) findings for Security Hub's default product in the repository's
-// own account: one finding per repository and control (tag-immutability,
-// lifecycle-policy), with a stable Id so every import upserts it.
+// (ASFF) findings for Security Hub's default product in the resource's own
+// account: one finding per repository, or repository creation template, and
+// control (tag-immutability, lifecycle-policy), with a stable Id so every
+// import upserts it.
 //
 // Following the BatchImportFindings documentation, a provider never sets
 // the fields the customer manages (Workflow, Note, VerificationState,
@@ -63,8 +64,9 @@ func ProductARN(partition, region, account string) string {
 	return "arn:" + partition + ":securityhub:" + region + ":" + account + ":product/" + account + "/default"
 }
 
-// ID is the stable finding Id of a control for a repository.
-func ID(control, repositoryARN string) string { return "ecr-guard/" + control + "/" + repositoryARN }
+// ID is the stable finding Id of a control for a resource: a repository's
+// ARN, or a template's TemplateResourceID.
+func ID(control, resourceID string) string { return "ecr-guard/" + control + "/" + resourceID }
 
 // For maps an outcome to its findings: none for a retry (nothing is known
 // yet) or for a stale event about an earlier repository of the same name
@@ -101,7 +103,8 @@ func areasOf(control string) []guard.Area {
 	if control == ControlLifecyclePolicy {
 		return []guard.Area{guard.AreaLifecycle, guard.AreaAccess}
 	}
-	return []guard.Area{guard.AreaMutability, guard.AreaExemption, guard.AreaOwnRole, guard.AreaAccess}
+	// AreaTemplate: a template's deletion, or a missing ROOT template.
+	return []guard.Area{guard.AreaMutability, guard.AreaExemption, guard.AreaOwnRole, guard.AreaAccess, guard.AreaTemplate}
 }
 
 func collect(p guard.Plan, control string) state {
@@ -133,7 +136,7 @@ func mutability(in Input) types.AwsSecurityFinding {
 	o := in.Outcome
 	p := o.Plan
 	s := collect(p, ControlTagImmutability)
-	after := p.After(o.Repo, in.Rules.Baseline)
+	after := p.After(o.Repo)
 	switch {
 	case p.Failed(guard.AreaMutability), p.Failed(guard.AreaAccess):
 		s.status = types.ComplianceStatusFailed
@@ -142,12 +145,7 @@ func mutability(in Input) types.AwsSecurityFinding {
 		s.extra = append(s.extra, "Dry run: ecr-guard changed nothing and the repository's tags are still mutable.")
 	case p.Exemption.Active() && p.SetMutability == nil && !in.Rules.MutabilityCompliant(after.Mutability, after.ExclusionFilters):
 		s.status = types.ComplianceStatusWarning
-		x := p.Exemption
-		exp := "no expiry"
-		if x.Expires != "" {
-			exp = "expires " + x.Expires
-		}
-		s.extra = append(s.extra, fmt.Sprintf("Exempt by tag %s (%s): tags stay mutable until the exemption ends.", x.Tag, exp))
+		s.extra = append(s.extra, exempt(p.Exemption, "tags stay mutable"))
 	default:
 		s.status = types.ComplianceStatusPassed
 	}
@@ -155,11 +153,20 @@ func mutability(in Input) types.AwsSecurityFinding {
 		"Keep image tags IMMUTABLE: set the repository's image tag mutability to IMMUTABLE (ecr-guard reverts other settings unless the repository carries an active exemption tag).")
 }
 
+// exempt says which exemption leaves what as it is, until when.
+func exempt(x guard.Exemption, what string) string {
+	exp := "no expiry"
+	if x.Expires != "" {
+		exp = "expires " + x.Expires
+	}
+	return fmt.Sprintf("Exempt by tag %s (%s): %s until the exemption ends.", x.Tag, exp, what)
+}
+
 func lifecycle(in Input) types.AwsSecurityFinding {
 	o := in.Outcome
 	p := o.Plan
 	s := collect(p, ControlLifecyclePolicy)
-	after := p.After(o.Repo, in.Rules.Baseline)
+	after := p.After(o.Repo)
 	switch {
 	case p.Failed(guard.AreaLifecycle):
 		s.status = types.ComplianceStatusFailed
@@ -173,20 +180,28 @@ func lifecycle(in Input) types.AwsSecurityFinding {
 		"Keep the baseline lifecycle policy on the repository (LIFECYCLE_MODE "+string(in.Rules.LifecycleMode)+"); ecr-guard restores it.")
 }
 
-func base(in Input, control string) types.AwsSecurityFinding {
-	k := in.Key
-	arn := k.ARN()
-	now := in.Now.UTC().Format(time.RFC3339Nano)
+// common is what the findings of one outcome share: where the resource
+// lives, its identifier, the triggering event and the decision's time.
+type common struct {
+	partition, account, region string
+	resourceID                 string
+	event                      *guard.Event
+	now                        time.Time
+}
+
+func (c common) base(control string) types.AwsSecurityFinding {
+	now := c.now.UTC().Format(time.RFC3339Nano)
 	return types.AwsSecurityFinding{
 		SchemaVersion: aws.String(SchemaVersion),
-		Id:            aws.String(ID(control, arn)),
-		ProductArn:    aws.String(ProductARN(k.Partition, k.Region, k.Registry)),
+		Id:            aws.String(ID(control, c.resourceID)),
+		ProductArn:    aws.String(ProductARN(c.partition, c.region, c.account)),
 		GeneratorId:   aws.String("ecr-guard/" + control),
-		AwsAccountId:  aws.String(k.Registry),
-		Region:        aws.String(k.Region),
+		AwsAccountId:  aws.String(c.account),
+		Region:        aws.String(c.region),
 		Types:         []string{Type},
-		// Required on every import; the provider sends when it created
-		// the finding, so ecr-guard, which keeps no state, sends now.
+		// Required on every import. ecr-guard keeps no state: the
+		// publisher replaces now with the CreatedAt Security Hub already
+		// holds for the Id, when it can read it.
 		CreatedAt:   aws.String(now),
 		UpdatedAt:   aws.String(now),
 		RecordState: types.RecordStateActive,
@@ -194,6 +209,53 @@ func base(in Input, control string) types.AwsSecurityFinding {
 			"ProviderName": "ecr-guard",
 		},
 	}
+}
+
+// verdict is an active finding of a control in state s.
+func (c common) verdict(control string, s state, title, description, recommendation, url string, r types.Resource) types.AwsSecurityFinding {
+	f := c.base(control)
+	label := label(s)
+	f.Severity = &types.Severity{Label: label}
+	f.FindingProviderFields = &types.FindingProviderFields{Severity: &types.FindingProviderSeverity{Label: label}, Types: []string{Type}}
+	f.Title = aws.String(capText(title, maxTitle))
+	f.Description = aws.String(capText(description, maxDescription))
+	f.Compliance = &types.Compliance{Status: s.status}
+	f.Resources = []types.Resource{r}
+	rec := &types.Recommendation{Text: aws.String(capText(recommendation, maxText))}
+	if url != "" {
+		rec.Url = aws.String(url)
+	}
+	f.Remediation = &types.Remediation{Recommendation: rec}
+	f.ProductFields[FieldKind] = kindOf(s)
+	c.addEventID(&f)
+	return f
+}
+
+// archived is the finding of a control about a resource that no longer
+// exists.
+func (c common) archived(control, title, description string, r types.Resource) types.AwsSecurityFinding {
+	f := c.base(control)
+	f.RecordState = types.RecordStateArchived
+	f.Severity = &types.Severity{Label: types.SeverityLabelInformational}
+	f.FindingProviderFields = &types.FindingProviderFields{Severity: &types.FindingProviderSeverity{Label: types.SeverityLabelInformational}, Types: []string{Type}}
+	f.Title = aws.String(capText(title, maxTitle))
+	f.Description = aws.String(capText(description, maxDescription))
+	f.Compliance = &types.Compliance{Status: types.ComplianceStatusNotAvailable}
+	f.Resources = []types.Resource{r}
+	f.ProductFields[FieldKind] = "DELETED"
+	c.addEventID(&f)
+	return f
+}
+
+func (c common) addEventID(f *types.AwsSecurityFinding) {
+	if c.event != nil && c.event.EventID != "" {
+		f.ProductFields[FieldEventID] = c.event.EventID
+	}
+}
+
+func (in Input) common() common {
+	k := in.Key
+	return common{partition: k.Partition, account: k.Registry, region: k.Region, resourceID: k.ARN(), event: in.Event, now: in.Now}
 }
 
 func resource(in Input, after guard.Repository, lifecycleRead bool) types.Resource {
@@ -215,41 +277,18 @@ func resource(in Input, after guard.Repository, lifecycleRead bool) types.Resour
 }
 
 func build(in Input, control string, s state, after guard.Repository, title, recommendation string) types.AwsSecurityFinding {
-	f := base(in, control)
-	label := label(s)
-	f.Severity = &types.Severity{Label: label}
-	f.FindingProviderFields = &types.FindingProviderFields{Severity: &types.FindingProviderSeverity{Label: label}, Types: []string{Type}}
-	f.Title = aws.String(capText(title+": "+in.Key.Name, maxTitle))
-	f.Description = aws.String(capText(describe(in, s), maxDescription))
-	f.Compliance = &types.Compliance{Status: s.status}
-	f.Resources = []types.Resource{resource(in, after, in.Rules.NeedsLifecycle(in.Outcome.Read))}
-	rec := &types.Recommendation{Text: aws.String(capText(recommendation, maxText))}
-	if u := notice.ConsoleURL(in.Key.Region, in.Key.Registry, in.Key.Name); u != "" {
-		rec.Url = aws.String(u)
-	}
-	f.Remediation = &types.Remediation{Recommendation: rec}
-	f.ProductFields[FieldKind] = kindOf(s)
-	if in.Event != nil && in.Event.EventID != "" {
-		f.ProductFields[FieldEventID] = in.Event.EventID
-	}
-	return f
+	k := in.Key
+	subject := fmt.Sprintf("Repository %s in account %s, %s. ", k.Name, k.Registry, k.Region)
+	return in.common().verdict(control, s, title+": "+k.Name, describe(subject, "repository", in.Event, in.Outcome.Plan.Stale, s, in.Now),
+		recommendation, notice.ConsoleURL(k.Region, k.Registry, k.Name), resource(in, after, in.Rules.NeedsLifecycle(in.Outcome.Read)))
 }
 
 func archived(in Input, control string) types.AwsSecurityFinding {
-	f := base(in, control)
-	f.RecordState = types.RecordStateArchived
-	f.Severity = &types.Severity{Label: types.SeverityLabelInformational}
-	f.FindingProviderFields = &types.FindingProviderFields{Severity: &types.FindingProviderSeverity{Label: types.SeverityLabelInformational}, Types: []string{Type}}
-	f.Title = aws.String(capText("ECR repository no longer exists: "+in.Key.Name, maxTitle))
-	f.Description = aws.String(capText("ecr-guard found that repository "+in.Key.Name+" in account "+in.Key.Registry+", "+in.Key.Region+
-		" no longer exists at "+in.Now.UTC().Format(time.RFC3339)+": the finding is archived.", maxDescription))
-	f.Compliance = &types.Compliance{Status: types.ComplianceStatusNotAvailable}
-	f.Resources = []types.Resource{resource(in, guard.Repository{}, false)}
-	f.ProductFields[FieldKind] = "DELETED"
-	if in.Event != nil && in.Event.EventID != "" {
-		f.ProductFields[FieldEventID] = in.Event.EventID
-	}
-	return f
+	k := in.Key
+	return in.common().archived(control, "ECR repository no longer exists: "+k.Name,
+		"ecr-guard found that repository "+k.Name+" in account "+k.Registry+", "+k.Region+
+			" no longer exists at "+in.Now.UTC().Format(time.RFC3339)+": the finding is archived.",
+		resource(in, guard.Repository{}, false))
 }
 
 // label: a control left compliant is INFORMATIONAL; otherwise the most
@@ -278,12 +317,13 @@ func kindOf(s state) string {
 	return "COMPLIANT"
 }
 
-func describe(in Input, s state) string {
+// describe says what the finding is about (subject, a sentence), what
+// triggered the check, and what ecr-guard found and did.
+func describe(subject, noun string, e *guard.Event, stale bool, s state, now time.Time) string {
 	var b strings.Builder
-	k := in.Key
-	fmt.Fprintf(&b, "Repository %s in account %s, %s. ", k.Name, k.Registry, k.Region)
-	switch e := in.Event; {
-	case e != nil && in.Outcome.Plan.Stale:
+	b.WriteString(subject)
+	switch {
+	case e != nil && stale:
 		fmt.Fprintf(&b, "CloudTrail event %s (%s at %s) predates this repository: it was about a deleted repository of the same name. ", e.EventID, e.Name, e.Time.UTC().Format(time.RFC3339))
 	case e != nil:
 		fmt.Fprintf(&b, "%s by %s at %s (CloudTrail event %s). ", e.Name, e.Principal.Who(), e.Time.UTC().Format(time.RFC3339), e.EventID)
@@ -294,7 +334,7 @@ func describe(in Input, s state) string {
 		b.WriteString(x + " ")
 	}
 	if len(s.findings) == 0 {
-		b.WriteString("ecr-guard found the repository compliant")
+		b.WriteString("ecr-guard found the " + noun + " compliant")
 	} else {
 		b.WriteString("ecr-guard:")
 		for i, f := range s.findings {
@@ -304,7 +344,7 @@ func describe(in Input, s state) string {
 			fmt.Fprintf(&b, " [%s] %s", f.Kind, f.Summary)
 		}
 	}
-	fmt.Fprintf(&b, " (checked %s).", in.Now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, " (checked %s).", now.UTC().Format(time.RFC3339))
 	return b.String()
 }
 

@@ -206,10 +206,8 @@ func (p Plan) Failed(area Area) bool {
 }
 
 // After is the repository state once the plan's writes are made: unchanged
-// in a dry run and where a write failed. The second parameter is no longer
-// used (the plan carries the policy it writes); it stays until the callers
-// (internal/findings) stop passing Rules.Baseline.
-func (p Plan) After(repo Repository, _ LifecyclePolicy) Repository {
+// in a dry run and where a write failed.
+func (p Plan) After(repo Repository) Repository {
 	after := repo
 	if p.DryRun {
 		return after

@@ -502,13 +502,13 @@ func TestPlanAfter(t *testing.T) {
 	rules := testRules(t)
 	before := withLifecycle(repo(Mutable, nil), Lifecycle{})
 	p := rules.Decide(Input{Checks: Checks{Mutability: true, Lifecycle: true}, Repo: before, Now: now})
-	after := p.After(before, rules.Baseline)
+	after := p.After(before)
 	if after.Mutability != Immutable || !after.Lifecycle.Exists || !rules.Baseline.Equal(after.Lifecycle.Text) {
 		t.Fatalf("after = %+v", after)
 	}
 	rules.DryRun = true
 	p = rules.Decide(Input{Checks: Checks{Mutability: true, Lifecycle: true}, Repo: before, Now: now})
-	if after := p.After(before, rules.Baseline); after.Mutability != Mutable || after.Lifecycle.Exists {
+	if after := p.After(before); after.Mutability != Mutable || after.Lifecycle.Exists {
 		t.Fatalf("dry-run after = %+v, want unchanged", after)
 	}
 }
@@ -518,7 +518,7 @@ func TestFailedWritesAreNotInTheAfterState(t *testing.T) {
 	before := withLifecycle(repo(Mutable, nil), Lifecycle{})
 	p := rules.Decide(Input{Checks: Checks{Mutability: true, Lifecycle: true}, Repo: before, Now: now})
 	p.Fail(AreaMutability, "AccessDenied")
-	after := p.After(before, rules.Baseline)
+	after := p.After(before)
 	if after.Mutability != Mutable || !after.Lifecycle.Exists {
 		t.Fatalf("after = %+v, want still MUTABLE with the baseline applied", after)
 	}

@@ -438,7 +438,7 @@ func TestDecideContains(t *testing.T) {
 				if _, err := ParseLifecyclePolicy(p.LifecycleText); err != nil {
 					t.Errorf("the plan writes a policy ECR would refuse: %v", err)
 				}
-				if !p.DryRun && !rules.Baseline.ContainedIn(p.After(repo(Immutable, nil), LifecyclePolicy{}).Lifecycle.Text) {
+				if !p.DryRun && !rules.Baseline.ContainedIn(p.After(repo(Immutable, nil)).Lifecycle.Text) {
 					t.Error("the state after the plan lacks baseline rules")
 				}
 			}

@@ -306,11 +306,11 @@ func starClosure(pattern string, states []int) []int {
 // ShapingTemplate is the template ECR applies to a repository named name
 // that it creates for appliedFor: the one with the longest prefix the name
 // is under (prefix "prod" covers "prod/app"), else ROOT, among those
-// applied for that; false when none is.
+// applied for that ("" when unknown: among all); false when none is.
 func ShapingTemplate(templates []Template, name, appliedFor string) (Template, bool) {
 	var best *Template
 	for i, t := range templates {
-		if !slices.Contains(t.AppliedFor, appliedFor) {
+		if appliedFor != "" && !slices.Contains(t.AppliedFor, appliedFor) {
 			continue
 		}
 		switch {
@@ -328,4 +328,32 @@ func ShapingTemplate(templates []Template, name, appliedFor string) (Template, b
 		return Template{}, false
 	}
 	return *best, true
+}
+
+// Shaping is what shaped a repository ECR created on its own: how it
+// created it and the template it applied (ShapingTemplate).
+type Shaping struct {
+	// AppliedFor is how ECR created it (REPLICATION, PULL_THROUGH_CACHE,
+	// CREATE_ON_PUSH); "" when the event does not say (a CloudTrail
+	// CreateRepository by ecr.amazonaws.com).
+	AppliedFor string
+	// Template is the template applied; nil: none, ECR's defaults (MUTABLE,
+	// no lifecycle policy).
+	Template *Template
+}
+
+// ServiceCreation reports whether e is ECR creating (or filling) a
+// repository on its own, and for what when the event says: the
+// EventBridge events name it; a CloudTrail CreateRepository by the service
+// does not.
+func ServiceCreation(e Event) (appliedFor string, ok bool) {
+	switch {
+	case e.Name == EventPullThroughCacheAction:
+		return AppliedForPullThroughCache, true
+	case e.Name == EventReplicationAction:
+		return AppliedForReplication, true
+	case e.Name == EventCreateRepository && e.Principal.Type == "AWSService":
+		return "", true
+	}
+	return "", false
 }

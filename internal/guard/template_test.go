@@ -287,6 +287,8 @@ func TestShapingTemplate(t *testing.T) {
 		{"prod/app", AppliedForReplication, "prod"},
 		{"prod/app", AppliedForPullThroughCache, RootPrefix},
 		{"prod/app", AppliedForCreateOnPush, ""},
+		{"prod/app", "", "prod"}, // how ECR created it is unknown: any template
+		{"other/app", "", RootPrefix},
 	}
 	for _, tt := range tests {
 		got, ok := ShapingTemplate(templates, tt.name, tt.appliedFor)
@@ -313,6 +315,26 @@ func TestParseRootTemplateSettings(t *testing.T) {
 	for _, v := range [][]string{nil, {"replication"}, {AppliedForReplication, "X"}} {
 		if ParseAppliedFor(v) == nil {
 			t.Errorf("%q accepted", v)
+		}
+	}
+}
+
+func TestServiceCreation(t *testing.T) {
+	service := Principal{Type: "AWSService", InvokedBy: "ecr.amazonaws.com"}
+	tests := []struct {
+		event      Event
+		appliedFor string
+		ok         bool
+	}{
+		{Event{Name: EventPullThroughCacheAction, Principal: service}, AppliedForPullThroughCache, true},
+		{Event{Name: EventReplicationAction, Principal: service}, AppliedForReplication, true},
+		{Event{Name: EventCreateRepository, Principal: service}, "", true},
+		{Event{Name: EventCreateRepository, Principal: Principal{Type: "AssumedRole"}}, "", false},
+		{Event{Name: EventPutImageTagMutability, Principal: service}, "", false},
+	}
+	for _, tt := range tests {
+		if a, ok := ServiceCreation(tt.event); a != tt.appliedFor || ok != tt.ok {
+			t.Errorf("%s by %s: %q %v, want %q %v", tt.event.Name, tt.event.Principal.Type, a, ok, tt.appliedFor, tt.ok)
 		}
 	}
 }

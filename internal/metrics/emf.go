@@ -31,6 +31,9 @@ const (
 	// SecurityHubDisabled: findings not imported because Security Hub is
 	// not enabled in the account and region.
 	SecurityHubDisabled = "SecurityHubDisabled"
+	// FindingReadFailures: findings imported with the decision's time as
+	// CreatedAt because reading the stored one (GetFindings) failed.
+	FindingReadFailures = "FindingReadFailures"
 )
 
 // Counter counts outcomes; EMF is the production one. The flows (reconcile,

@@ -188,6 +188,9 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject, now string) 
 	if t := doc.Template; t != nil {
 		lines = append(lines, "*Applies to:* "+chatText(appliesTo(*t)))
 	}
+	if s := doc.ShapedBy; s != nil {
+		lines = append(lines, "*Created by:* "+chatText(createdBy(*s)))
+	}
 	switch t := doc.Trigger; {
 	case t == nil:
 		lines = append(lines, "*What changed:* scheduled sweep (no CloudTrail event)")

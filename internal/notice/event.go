@@ -34,6 +34,10 @@ type EventInput struct {
 	// Pushed: the images pushed since the tags were found mutable (a
 	// repository's; a template holds no images).
 	Pushed *guard.PushedImages
+	// Shaping: ECR created the repository on its own; how, and the
+	// template that gave it its settings. nil for any other repository,
+	// and unused for a template.
+	Shaping *guard.Shaping
 }
 
 // PushedWhileMutable is the document's list of images to verify.
@@ -63,6 +67,8 @@ type EventDocument struct {
 	Repository RepositoryRef `json:"repository,omitzero"`
 	Template   *TemplateRef  `json:"template,omitempty"`
 	Trigger    *Trigger      `json:"trigger,omitempty"`
+	// ShapedBy (1.1): ECR created the repository on its own.
+	ShapedBy *ShapedBy `json:"shapedBy,omitempty"`
 	// Stale: the trigger is older than the repository, so it was about a
 	// deleted repository of the same name; the actions are what was found.
 	Stale bool `json:"stale,omitempty"`
@@ -128,8 +134,9 @@ type Trigger struct {
 }
 
 // RepositoryState is the part of a repository's state the rules govern.
-// LifecyclePolicy is "absent", "baseline" or "other", and omitted when the
-// event did not concern lifecycle.
+// LifecyclePolicy is LifecycleState's word (absent, baseline, (1.1)
+// contains-baseline, other), and omitted when the event did not concern
+// lifecycle.
 type RepositoryState struct {
 	ImageTagMutability string   `json:"imageTagMutability,omitempty"`
 	ExclusionFilters   []string `json:"imageTagMutabilityExclusionFilters,omitempty"`
@@ -166,7 +173,7 @@ type ExemptionDetail struct {
 // before a notice is ever refused for its size.
 func ForEvent(in EventInput) Message {
 	if in.Template != nil {
-		in.Pushed = nil // a template holds no images
+		in.Pushed, in.Shaping = nil, nil // a template holds no images, and ECR does not create templates
 	}
 	if in.Pushed == nil {
 		return eventMessage(in)
@@ -216,7 +223,7 @@ func eventMessage(in EventInput) Message {
 		// its prefix will be; so does its state here.
 		shape := guard.Repository{Mutability: t.Mutability, ExclusionFilters: t.ExclusionFilters, Lifecycle: t.Lifecycle}
 		doc.Before = templateState(shape, gone, withLifecycle, in.Rules)
-		doc.After = templateState(p.After(shape, in.Rules.Baseline), gone, withLifecycle, in.Rules)
+		doc.After = templateState(p.After(shape), gone, withLifecycle, in.Rules)
 		doc.ConsoleURL = TemplatesConsoleURL(region)
 	} else {
 		doc.Repository = RepositoryRef{
@@ -226,11 +233,14 @@ func eventMessage(in EventInput) Message {
 			Region:     region,
 		}
 		doc.Before = stateOf(in.Before, withLifecycle, in.Rules)
-		doc.After = stateOf(p.After(in.Before, in.Rules.Baseline), withLifecycle, in.Rules)
+		doc.After = stateOf(p.After(in.Before), withLifecycle, in.Rules)
 		doc.ConsoleURL = ConsoleURL(region, registry, doc.Repository.Name)
 	}
 	if in.Event != nil {
 		doc.Trigger = triggerOf(e)
+	}
+	if in.Shaping != nil {
+		doc.ShapedBy = shapedBy(*in.Shaping)
 	}
 	for _, f := range p.Findings {
 		doc.Actions = append(doc.Actions, Action{Kind: f.Kind, Area: f.Area, Severity: f.Severity().String(), Summary: capText(f.Summary, capSummary)})
@@ -336,6 +346,9 @@ func eventText(doc EventDocument, e *guard.Event, account, now string) string {
 	if t := doc.Template; t != nil {
 		fmt.Fprintf(&b, "Applies to:   %s\n", appliesTo(*t))
 	}
+	if s := doc.ShapedBy; s != nil {
+		fmt.Fprintf(&b, "Created by:   %s\n", createdBy(*s))
+	}
 	switch {
 	case doc.Trigger == nil:
 		b.WriteString("What changed: Scheduled sweep (no CloudTrail event)\n")
@@ -435,14 +448,7 @@ func templateState(shape guard.Repository, gone, withLifecycle bool, rules guard
 func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) RepositoryState {
 	s := RepositoryState{ImageTagMutability: capText(r.Mutability, capSetting), ExclusionFilters: capList(r.ExclusionFilters, capFilters, capFilter)}
 	if withLifecycle {
-		switch {
-		case !r.Lifecycle.Exists:
-			s.LifecyclePolicy = "absent"
-		case rules.Baseline.Equal(r.Lifecycle.Text):
-			s.LifecyclePolicy = "baseline"
-		default:
-			s.LifecyclePolicy = "other"
-		}
+		s.LifecyclePolicy = LifecycleState(rules.Baseline, r.Lifecycle)
 	}
 	return s
 }

@@ -12,9 +12,10 @@ import (
 )
 
 // SchemaVersion is the version of the JSON documents: the major on any
-// incompatible change, the minor when fields are added (1.1: the template
-// notice's template, the sweep report's template counts, template changes
-// and rootTemplates).
+// incompatible change, the minor when fields or values are added (1.1: the
+// template notice's template, the sweep report's template counts, template
+// changes and rootTemplates, shapedBy, and the lifecyclePolicy state
+// contains-baseline).
 const SchemaVersion = "1.1"
 
 // The values of the resourceType message attribute, which every notice
@@ -64,10 +65,11 @@ func fitting(max int, build func(n int) Message) Message {
 // string content (capText). They are far above what AWS lets these fields
 // hold, so a genuine value is never cut, and low enough that a notice whose
 // every such field is at its limit still fits SNS's 256 KB with room for the
-// image list. The JSON document holds about 17 KB of such text and is sent
+// image list. The JSON document holds about 20 KB of such text and is sent
 // four times, escaped once more (at most doubled: all quotes); the text
-// report holds about 16 KB and is sent twice: at most about 170 KB. The
-// largest TestEveryNoticeFitsSNS finds without images is 155 KB.
+// report holds about 19 KB and is sent twice: at most about 200 KB. The
+// largest TestEveryNoticeFitsSNS finds without images is 171 KB (149 KB
+// before shapedBy).
 const (
 	capShort         = 128  // ids, regions, accounts, IP addresses, event names, principal types
 	capSetting       = 64   // image tag mutability settings

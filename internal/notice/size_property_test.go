@@ -147,6 +147,12 @@ func (g *gen) input(rules guard.Rules) notice.EventInput {
 		in.Plan = rules.DecideTemplate(guard.TemplateInput{Event: in.Event, Template: live, Prefix: in.Template.Prefix, Now: now}).Plan
 	} else {
 		in.Plan = rules.Decide(guard.Input{Event: in.Event, Checks: checks, Repo: before, Now: now})
+		// A repository ECR created on its own, from a template or not.
+		in.Shaping = &guard.Shaping{AppliedFor: g.pick(guard.AppliedForReplication, guard.AppliedForPullThroughCache, guard.AppliedForCreateOnPush, "")}
+		if g.max || g.rng.IntN(4) != 0 {
+			in.Shaping.Template = &guard.Template{}
+			g.fill(reflect.ValueOf(in.Shaping.Template).Elem())
+		}
 	}
 	for _, area := range []guard.Area{guard.AreaMutability, guard.AreaLifecycle, guard.AreaExemption} {
 		if g.max || g.rng.IntN(3) == 0 {
@@ -179,8 +185,9 @@ func (g *gen) input(rules guard.Rules) notice.EventInput {
 }
 
 // TestEveryNoticeFitsSNS feeds maximal and random values into every field a
-// notice takes from outside ecr-guard, for repositories and for templates
-// (live or deleted), and checks that every message stays under SNS's
+// notice takes from outside ecr-guard, for repositories (ECR's own
+// creations with the template that shaped them) and for templates (live
+// or deleted), and checks that every message stays under SNS's
 // 256 KB (body and attributes), keeps a valid subject, and is accepted by
 // SNS (moto, which enforces the size and subject limits).
 func TestEveryNoticeFitsSNS(t *testing.T) {
@@ -223,6 +230,8 @@ func TestEveryNoticeFitsSNS(t *testing.T) {
 		name := doc.Repository.Name
 		if g.template {
 			name = doc.Template.Prefix
+		} else if g.max && (doc.ShapedBy == nil || doc.ShapedBy.Template == nil || !strings.HasSuffix(doc.ShapedBy.Template.Prefix, " chars]")) {
+			t.Errorf("case %d: the shaping template's huge prefix is missing or not marked as cut: %+v", i, doc.ShapedBy)
 		}
 		if g.max && in.Event != nil && (!strings.HasSuffix(doc.Trigger.UserAgent, " chars]") || !strings.HasSuffix(name, " chars]")) {
 			t.Errorf("case %d: a huge value was not marked as cut: userAgent %.40q... name %.40q...", i, doc.Trigger.UserAgent, name)

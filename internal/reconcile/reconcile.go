@@ -126,11 +126,12 @@ func (o Outcome) Wrote() (mutability, lifecycle bool) {
 // MaxListedImages bounds the images listed for an attack window.
 const MaxListedImages = 100
 
-// Findings receives the outcomes the step reaches (Security Hub:
-// internal/securityhub), maybe in batches. It reports its own failures:
-// they never fail a reconcile.
+// Findings receives the outcomes the step reaches, of repositories and of
+// repository creation templates (Security Hub: internal/securityhub), maybe
+// in batches. It reports its own failures: they never fail a reconcile.
 type Findings interface {
 	Publish(ctx context.Context, key Key, o Outcome, ev *guard.Event)
+	PublishTemplate(ctx context.Context, key TemplateKey, o TemplateOutcome, ev *guard.Event)
 	Flush(ctx context.Context)
 }
 
@@ -162,6 +163,15 @@ func (r *Reconciler) Record(ctx context.Context, key Key, o Outcome, ev *guard.E
 	}
 }
 
+// RecordTemplate hands a template's outcome over to the findings, as
+// Record does a repository's: every outcome but a retry. The drivers call
+// it once their notice is out.
+func (r *Reconciler) RecordTemplate(ctx context.Context, key TemplateKey, o TemplateOutcome, ev *guard.Event) {
+	if r.findings != nil && o.Status != Retry {
+		r.findings.PublishTemplate(ctx, key, o, ev)
+	}
+}
+
 // Flush sends the findings still queued.
 func (r *Reconciler) Flush(ctx context.Context) {
 	if r.findings != nil {
@@ -178,12 +188,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req Request) Outcome {
 	rules := r.rules
 	rules.DryRun = rules.DryRun || req.DryRun
 	o := r.reconcile(ctx, rules, req)
-	if o.Status == Done || o.Status == Failed {
-		for _, f := range o.Plan.Findings {
+	r.count(o.Status, o.Plan)
+	return o
+}
+
+// count counts each finding of a Done or Failed outcome in its metric.
+func (r *Reconciler) count(status Status, plan guard.Plan) {
+	if status == Done || status == Failed {
+		for _, f := range plan.Findings {
 			r.metrics.Count(metrics.ForKind(f.Kind), string(f.Kind), 1)
 		}
 	}
-	return o
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, rules guard.Rules, req Request) Outcome {
@@ -219,7 +234,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rules guard.Rules, req Reque
 	if req.Event != nil && plan.MutableWindow() && !plan.Stale {
 		pushed = listImages(ctx, repos, repo, req.Event.Time)
 	}
-	err = write(ctx, repos, repo, &o.Plan, rules.Baseline)
+	err = write(ctx, repos, repo, &o.Plan)
 	o.Pushed = pushed()
 	switch {
 	case errors.Is(err, guard.ErrRepositoryNotFound):

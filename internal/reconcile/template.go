@@ -6,7 +6,6 @@ import (
 
 	"github.com/ecr-guard/ecr-guard/internal/fault"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
-	"github.com/ecr-guard/ecr-guard/internal/metrics"
 )
 
 // Templates reads and writes a registry's repository creation templates
@@ -60,11 +59,7 @@ func (r *Reconciler) ReconcileTemplate(ctx context.Context, req TemplateRequest)
 	rules := r.rules
 	rules.DryRun = rules.DryRun || req.DryRun
 	o := r.reconcileTemplate(ctx, rules, req)
-	if o.Status == Done || o.Status == Failed {
-		for _, f := range o.Plan.Findings {
-			r.metrics.Count(metrics.ForKind(f.Kind), string(f.Kind), 1)
-		}
-	}
+	r.count(o.Status, o.Plan.Plan)
 	return o
 }
 

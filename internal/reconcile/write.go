@@ -16,10 +16,8 @@ import (
 //     failed for good or after another write went through: what did happen
 //     is reported now, not hidden behind a retry (the sweep has none).
 //
-// The lifecycle policy written is the plan's (plan.LifecycleText). The last
-// parameter is no longer used; it stays until the caller stops passing
-// rules.Baseline.
-func write(ctx context.Context, repos Repositories, repo guard.Repository, plan *guard.Plan, _ guard.LifecyclePolicy) error {
+// The lifecycle policy written is the plan's (plan.LifecycleText).
+func write(ctx context.Context, repos Repositories, repo guard.Repository, plan *guard.Plan) error {
 	if plan.DryRun {
 		return nil
 	}

@@ -29,6 +29,9 @@ func (r *fakeFindings) Publish(_ context.Context, key reconcile.Key, o reconcile
 	r.got = append(r.got, rf)
 }
 
+func (*fakeFindings) PublishTemplate(context.Context, reconcile.TemplateKey, reconcile.TemplateOutcome, *guard.Event) {
+}
+
 func (*fakeFindings) Flush(context.Context) {}
 
 // Every outcome but a retry goes to the findings publisher, after the

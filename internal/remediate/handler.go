@@ -136,7 +136,16 @@ func (h *Handler) skip(log *slog.Logger, reason, msg string, args ...any) error 
 
 // report publishes the outcome's notice.
 func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, key reconcile.Key, o reconcile.Outcome) error {
-	msg := notice.ForEvent(notice.EventInput{Event: &ev, Region: key.Region, Checks: o.Read, Before: o.Repo, Plan: o.Plan, Rules: h.rec.Rules(), Pushed: o.Pushed})
+	var shaping *guard.Shaping
+	if o.Plan.Failed(guard.AreaMutability) || o.Plan.SetMutability != nil || o.Plan.PutLifecycle {
+		// A repository ECR created non-compliant: the notice names the
+		// template that shaped it, the one to fix so the next is not.
+		var err error
+		if shaping, err = h.rec.Shaping(ctx, key, ev); err != nil {
+			log.Warn("could not read the repository creation templates for the notice", "error", err.Error(), "error_code", fault.Code(err))
+		}
+	}
+	msg := notice.ForEvent(notice.EventInput{Event: &ev, Region: key.Region, Checks: o.Read, Before: o.Repo, Plan: o.Plan, Rules: h.rec.Rules(), Pushed: o.Pushed, Shaping: shaping})
 	if o.Pushed != nil && o.Pushed.Error != "" {
 		log.Warn("could not list images pushed while tags were mutable", "error", o.Pushed.Error)
 	}
@@ -164,6 +173,8 @@ func (h *Handler) publish(ctx context.Context, log *slog.Logger, msg notice.Mess
 func (h *Handler) handleTemplate(ctx context.Context, log *slog.Logger, scope guard.Scope, ev guard.Event) error {
 	key := reconcile.TemplateKey{Partition: scope.Partition, Registry: cmp.Or(ev.RegistryID, ev.Account), Region: ev.Region, Prefix: ev.Template}
 	o := h.rec.ReconcileTemplate(ctx, reconcile.TemplateRequest{Key: key, Event: &ev})
+	defer h.rec.Flush(ctx)
+	defer h.rec.RecordTemplate(ctx, key, o, &ev) // after the notice
 	switch {
 	case o.Status == reconcile.Gone:
 		return h.skip(log, skipGone, "skipped: the template no longer exists")

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
 // Scope is the account and region of every sample: where the function under
@@ -43,7 +44,9 @@ func Env() map[string]string {
 // WeakPolicy is a lifecycle policy that is valid but not the baseline.
 const WeakPolicy = `{"rules":[{"rulePriority":1,"description":"Keep last 1000 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1000},"action":{"type":"expire"}}]}`
 
-// State is a repository's governed state. Lifecycle is "absent", "baseline" or "other".
+// State is a repository's governed state. Lifecycle is a notice's word for
+// the policy (notice.LifecycleState): "absent", "baseline",
+// "contains-baseline" or "other"; Seed writes the first, second and last.
 type State struct {
 	Mutability string
 	Filters    []string
@@ -204,7 +207,7 @@ func Read(ctx context.Context, api *ecr.Client, name string, baseline guard.Life
 		return nil, err
 	}
 	r := out.Repositories[0]
-	s := &State{Mutability: string(r.ImageTagMutability), Lifecycle: "absent"}
+	s := &State{Mutability: string(r.ImageTagMutability)}
 	for _, f := range r.ImageTagMutabilityExclusionFilters {
 		s.Filters = append(s.Filters, aws.ToString(f.Filter))
 	}
@@ -220,15 +223,15 @@ func Read(ctx context.Context, api *ecr.Client, name string, baseline guard.Life
 	}
 	lc, err := api.GetLifecyclePolicy(ctx, &ecr.GetLifecyclePolicyInput{RepositoryName: &name})
 	var noPolicy *types.LifecyclePolicyNotFoundException
+	var policy guard.Lifecycle
 	switch {
 	case errors.As(err, &noPolicy):
 	case err != nil:
 		return nil, err
-	case baseline.Equal(aws.ToString(lc.LifecyclePolicyText)):
-		s.Lifecycle = "baseline"
 	default:
-		s.Lifecycle = "other"
+		policy = guard.Lifecycle{Exists: true, Text: aws.ToString(lc.LifecyclePolicyText)}
 	}
+	s.Lifecycle = notice.LifecycleState(baseline, policy)
 	return s, nil
 }
 

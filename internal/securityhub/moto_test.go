@@ -77,17 +77,17 @@ func newWorld(t *testing.T, dryRun bool, batch bool) *world {
 	return w
 }
 
-// counting records the size of every request.
+// counting records the size of every import request.
 type counting struct {
-	api securityhub.API
-	w   *world
+	securityhub.API
+	w *world
 }
 
 func (c counting) BatchImportFindings(ctx context.Context, in *sh.BatchImportFindingsInput, opts ...func(*sh.Options)) (*sh.BatchImportFindingsOutput, error) {
 	c.w.mu.Lock()
 	c.w.batches = append(c.w.batches, len(in.Findings))
 	c.w.mu.Unlock()
-	return c.api.BatchImportFindings(ctx, in, opts...)
+	return c.API.BatchImportFindings(ctx, in, opts...)
 }
 
 func (w *world) create(t *testing.T, name string, m ecrtypes.ImageTagMutability, tags ...ecrtypes.Tag) {
@@ -146,6 +146,15 @@ func (w *world) count(t *testing.T) int {
 			return n
 		}
 	}
+}
+
+func parseTime(t *testing.T, s *string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, aws.ToString(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }
 
 type want struct {
@@ -245,10 +254,17 @@ func TestEventPathFindingsInMoto(t *testing.T) {
 		status: types.ComplianceStatusNotAvailable, record: types.RecordStateArchived, label: types.SeverityLabelInformational,
 		kind: "DELETED", eventID: "ev-after", desc: []string{"no longer exists"}})
 
-	// One finding per repository and control: re-importing upserts.
+	// One finding per repository and control: re-importing upserts, and
+	// keeps the CreatedAt Security Hub holds (moto stores what is sent).
+	first := w.finding(t, findings.ControlTagImmutability, "reverted")
 	w.event(t, "reverted", "ev-again")
-	if f := w.finding(t, findings.ControlTagImmutability, "reverted"); f.ProductFields[findings.FieldEventID] != "ev-again" {
+	f := w.finding(t, findings.ControlTagImmutability, "reverted")
+	if f.ProductFields[findings.FieldEventID] != "ev-again" {
 		t.Errorf("re-import did not update the finding: %v", f.ProductFields)
+	}
+	if aws.ToString(f.CreatedAt) != aws.ToString(first.CreatedAt) || !parseTime(t, f.UpdatedAt).After(parseTime(t, first.UpdatedAt)) {
+		t.Errorf("re-import: CreatedAt %s -> %s, UpdatedAt %s -> %s; want CreatedAt kept, UpdatedAt later",
+			aws.ToString(first.CreatedAt), aws.ToString(f.CreatedAt), aws.ToString(first.UpdatedAt), aws.ToString(f.UpdatedAt))
 	}
 	if n := w.count(t); n != 5 { // 4 tag-immutability + deleted's lifecycle-policy (archived)
 		t.Errorf("%d findings in Security Hub, want 5", n)
@@ -296,9 +312,12 @@ func TestSweepFindingsInMoto(t *testing.T) {
 	if res.Status != sweep.StatusComplete {
 		t.Fatalf("sweep %+v", res)
 	}
-	// Two controls per repository; batches of at most 100.
-	if got := w.count(t); got != 2*n {
-		t.Errorf("%d findings after the sweep, want %d", got, 2*n)
+	// Two controls per repository, and two for the registry's missing
+	// ROOT template (FAILED: ECR creates everything else MUTABLE);
+	// batches of at most 100.
+	const wantFindings = 2*n + 2
+	if got := w.count(t); got != wantFindings {
+		t.Errorf("%d findings after the sweep, want %d", got, wantFindings)
 	}
 	total := 0
 	for _, b := range w.batches {
@@ -307,8 +326,8 @@ func TestSweepFindingsInMoto(t *testing.T) {
 		}
 		total += b
 	}
-	if total != 2*n || len(w.batches) < 3 {
-		t.Errorf("requests %v for %d findings", w.batches, 2*n)
+	if total != wantFindings || len(w.batches) < 3 {
+		t.Errorf("requests %v for %d findings", w.batches, wantFindings)
 	}
 	check(t, w.finding(t, findings.ControlTagImmutability, "sweep-aa"), findings.ControlTagImmutability, "sweep-aa", want{
 		status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational,

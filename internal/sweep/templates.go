@@ -67,6 +67,7 @@ func (s *Sweeper) visitTemplate(ctx context.Context, st *state, t Target, prefix
 	}()
 	key := reconcile.TemplateKey{Partition: s.opt.Scope.Partition, Registry: t.Account, Region: t.Region, Prefix: prefix}
 	res := s.rec.ReconcileTemplate(ctx, reconcile.TemplateRequest{Key: key, Listed: listed, Missing: listed == nil, DryRun: st.dryRun})
+	defer s.rec.RecordTemplate(ctx, key, res, nil) // after the notice of a failure
 	switch res.Status {
 	case reconcile.Gone:
 		return o

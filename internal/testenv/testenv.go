@@ -3,7 +3,10 @@
 // inbox that reads what was published (NewInbox), a recording and
 // fault-injecting reverse proxy in front of moto (NewProxy), and the AWS Lambda
 // Runtime Interface Emulator running a built bootstrap (BuildBootstrap,
-// StartRIE). Nothing here mocks AWS.
+// StartRIE). Nothing here mocks AWS, with one exception said where it is:
+// moto 5.2.1 has no repository creation template API, so the proxy serves
+// those four operations from a small fake speaking ECR's wire format
+// (templates.go), beside moto for everything else.
 //
 // It is Linux-only (process groups, Pdeathsig, /proc), like the Lambda it tests.
 package testenv
