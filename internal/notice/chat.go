@@ -200,9 +200,12 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject, now string) 
 	default:
 		lines = append(lines,
 			"*What changed:* "+chatCode(capText(describeRequest(*e), capLine)),
-			"*Who:* "+chatCode(who(*t)),
-			"*From:* "+chatCode(t.SourceIPAddress)+", "+chatCode(capText(e.UserAgent, capAgentLine)),
-			"*When:* "+t.EventTime+" (CloudTrail event "+chatCode(t.EventID)+")")
+			"*Who:* "+chatCode(who(*t)))
+		if t.SourceIPAddress != "" || e.UserAgent != "" {
+			lines = append(lines, "*From:* "+chatCode(t.SourceIPAddress)+", "+chatCode(capText(e.UserAgent, capAgentLine)))
+		}
+		ref, id, _ := strings.Cut(eventRef(*t), " event ")
+		lines = append(lines, "*When:* "+t.EventTime+" ("+ref+" event "+chatCode(id)+")")
 	}
 	lines = append(lines, "*ecr-guard:*")
 	for _, a := range doc.Actions {

@@ -131,6 +131,23 @@ type Trigger struct {
 	MFAAuthenticated *bool  `json:"mfaAuthenticated,omitempty"`
 	SourceIPAddress  string `json:"sourceIPAddress"`
 	UserAgent        string `json:"userAgent"`
+	// (1.1) An event ECR sent itself (ECR Pull Through Cache Action, ECR
+	// Replication Action) has no CloudTrail record: EventBridgeID is its
+	// envelope's id, and Service the image it concerns and where from.
+	EventBridgeID string          `json:"eventBridgeId,omitempty"`
+	Service       *ServiceTrigger `json:"service,omitempty"`
+}
+
+// ServiceTrigger is the image an ECR event concerns and where ECR took it
+// from: the upstream registry and pull through cache rule, or the source
+// registry of a replication.
+type ServiceTrigger struct {
+	ImageTag         string `json:"imageTag,omitempty"`
+	ImageDigest      string `json:"imageDigest,omitempty"`
+	UpstreamRegistry string `json:"upstreamRegistry,omitempty"`
+	CacheRulePrefix  string `json:"cacheRulePrefix,omitempty"`
+	SourceAccount    string `json:"sourceAccount,omitempty"`
+	SourceRegion     string `json:"sourceRegion,omitempty"`
 }
 
 // RepositoryState is the part of a repository's state the rules govern.
@@ -293,7 +310,7 @@ func eventMessage(in EventInput) Message {
 // triggerOf is the document's account of the CloudTrail call, capped.
 func triggerOf(e *guard.Event) *Trigger {
 	p := e.Principal
-	return &Trigger{
+	t := &Trigger{
 		EventName:        capText(e.Name, capShort),
 		EventID:          capText(e.EventID, capShort),
 		EventTime:        e.Time.UTC().Format(time.RFC3339),
@@ -309,6 +326,25 @@ func triggerOf(e *guard.Event) *Trigger {
 		SourceIPAddress:  capText(e.SourceIP, capShort),
 		UserAgent:        capText(e.UserAgent, capUserAgent),
 	}
+	if _, ok := guard.ServiceCreation(*e); ok && e.EventID == "" {
+		sv := e.Service
+		t.EventBridgeID = capText(e.ID, capShort)
+		t.Service = &ServiceTrigger{
+			ImageTag: capText(sv.ImageTag, capTagValue), ImageDigest: capText(sv.ImageDigest, capShort),
+			UpstreamRegistry: capText(sv.UpstreamRegistry, capName), CacheRulePrefix: capText(sv.CacheRulePrefix, capName),
+			SourceAccount: capText(sv.SourceAccount, capShort), SourceRegion: capText(sv.SourceRegion, capShort),
+		}
+	}
+	return t
+}
+
+// eventRef names the event a notice is about: its CloudTrail record, or
+// for an event ECR sent itself its EventBridge envelope.
+func eventRef(t Trigger) string {
+	if t.EventBridgeID != "" {
+		return "EventBridge event " + t.EventBridgeID
+	}
+	return "CloudTrail event " + t.EventID
 }
 
 // who says who made the call: for an assumed role the role, the session
@@ -358,8 +394,10 @@ func eventText(doc EventDocument, e *guard.Event, account, now string) string {
 	default:
 		fmt.Fprintf(&b, "What changed: %s\n", capText(describeRequest(*e), capLine))
 		fmt.Fprintf(&b, "Who:          %s\n", who(*doc.Trigger))
-		fmt.Fprintf(&b, "From:         %s, %s\n", doc.Trigger.SourceIPAddress, capText(e.UserAgent, capAgentLine))
-		fmt.Fprintf(&b, "When:         %s (CloudTrail event %s)\n", doc.Trigger.EventTime, doc.Trigger.EventID)
+		if doc.Trigger.SourceIPAddress != "" || e.UserAgent != "" {
+			fmt.Fprintf(&b, "From:         %s, %s\n", doc.Trigger.SourceIPAddress, capText(e.UserAgent, capAgentLine))
+		}
+		fmt.Fprintf(&b, "When:         %s (%s)\n", doc.Trigger.EventTime, eventRef(*doc.Trigger))
 	}
 	b.WriteString("ecr-guard:\n")
 	for _, a := range doc.Actions {
@@ -409,8 +447,37 @@ func describeRequest(e guard.Event) string {
 		return s + templateRequest(r)
 	case guard.EventDeleteRepositoryCreationTemplate:
 		return "DeleteRepositoryCreationTemplate deleted the template"
+	case guard.EventPullThroughCacheAction:
+		sv := e.Service
+		s := "ECR pulled " + imageRef(sv) + " through its pull through cache"
+		if sv.UpstreamRegistry != "" {
+			s += " from " + capText(sv.UpstreamRegistry, capName)
+		}
+		if sv.CacheRulePrefix != "" {
+			s += " (rule prefix " + capText(sv.CacheRulePrefix, capName) + ")"
+		}
+		return s
+	case guard.EventReplicationAction:
+		sv := e.Service
+		s := "ECR replicated " + imageRef(sv)
+		if sv.SourceAccount != "" || sv.SourceRegion != "" {
+			s += " from " + strings.TrimSpace(capText(sv.SourceAccount, capShort)+" "+capText(sv.SourceRegion, capShort))
+		}
+		return s
 	}
 	return capText(e.Name, capShort)
+}
+
+// imageRef names the image an ECR event concerns: tag and digest, as far
+// as the event gives them.
+func imageRef(sv guard.ServiceAction) string {
+	switch tag, digest := capText(sv.ImageTag, capTagValue), capText(sv.ImageDigest, capShort); {
+	case tag != "" && digest != "":
+		return "image " + tag + " (" + digest + ")"
+	case tag != "" || digest != "":
+		return "image " + tag + digest
+	}
+	return "an image"
 }
 
 // appliesTo says which repositories a template shapes: those ECR creates

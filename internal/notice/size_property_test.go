@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,10 @@ func (g *gen) input(rules guard.Rules) notice.EventInput {
 	ev := &guard.Event{}
 	g.fill(reflect.ValueOf(ev).Elem())
 	ev.Time = now.Add(-time.Hour)
-	ev.Name = g.pick(guard.HandledEventNames...)
+	ev.Name = g.pick(append(slices.Clone(guard.HandledEventNames), guard.EventPullThroughCacheAction, guard.EventReplicationAction)...)
+	if _, ok := guard.ServiceCreation(*ev); ok && g.rng.IntN(2) == 0 {
+		ev.EventID = "" // ECR's own events have none: the envelope id is shown, huge too
+	}
 	ev.Principal.Type = g.pick("AssumedRole", "IAMUser", "AWSService", "Root")
 	ev.Request.Mutability = g.pick(guard.Mutable, guard.MutableWithExclusion, guard.ImmutableWithExclusion)
 

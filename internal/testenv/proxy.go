@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type Call struct {
 	Operation string // e.g. "DescribeRepositories", "Publish"; else "METHOD /path"
 	Body      []byte // the request body as sent
 	Forwarded bool   // passed on to the target or the template fake (after any DelayFault), not answered by a fault
+	// Attempt is the SDK's attempt number of the call (its amz-sdk-request
+	// header, "attempt=N; max=M"): above 1 for a retry; 0 when not given.
+	Attempt int
 }
 
 // Fault is what the proxy does instead of (or before) forwarding a request.
@@ -175,6 +179,10 @@ var credentialService = regexp.MustCompile(`Credential=[^/]*/[^/]*/[^/]*/([^/]+)
 // identify names the service and operation of r, whose body has been read.
 func identify(r *http.Request, body []byte) Call {
 	c := Call{Body: body}
+	if a, ok := strings.CutPrefix(r.Header.Get("Amz-Sdk-Request"), "attempt="); ok {
+		a, _, _ = strings.Cut(a, ";")
+		c.Attempt, _ = strconv.Atoi(a)
+	}
 	if m := credentialService.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		c.Service = m[1]
 	}
