@@ -154,9 +154,21 @@ func (r Rules) DecideTemplate(in TemplateInput) TemplatePlan {
 	if root && r.RootTemplateMode == RootTemplateOff {
 		return TemplatePlan{Plan: Plan{DryRun: r.DryRun}, Ignored: true}
 	}
-	if root && r.RootTemplateMode == RootTemplateReport {
-		r.DryRun = true // reported, never written
+	if root && r.RootTemplateMode == RootTemplateReport && !r.DryRun {
+		// Reported, never written: what a dry run would say, saying why.
+		r.DryRun = true
+		p := r.decideTemplate(in, root)
+		for i, f := range p.Findings {
+			if rest, ok := strings.CutPrefix(f.Summary, "dry run: "); ok {
+				p.Findings[i].Summary = "ROOT_TEMPLATE=report, so not changed: " + rest
+			}
+		}
+		return p
 	}
+	return r.decideTemplate(in, root)
+}
+
+func (r Rules) decideTemplate(in TemplateInput, root bool) TemplatePlan {
 	if in.Template == nil {
 		return r.decideMissingTemplate(in, root)
 	}

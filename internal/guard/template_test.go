@@ -160,6 +160,7 @@ func TestDecideTemplate(t *testing.T) {
 			name:      "ROOT_TEMPLATE=report never writes a non-compliant ROOT template",
 			template:  template(RootPrefix, Mutable, nil),
 			wantKinds: []Kind{KindWouldRemediate}, wantAreas: []Area{AreaMutability}, wantSet: &MutabilitySetting{Mutability: Immutable}, wantDryRun: true,
+			wantSummary: "ROOT_TEMPLATE=report, so not changed: would set image tag mutability MUTABLE -> IMMUTABLE",
 		},
 		{
 			name:        "ROOT_TEMPLATE=off ignores the ROOT template",
