@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecr-guard/ecr-guard/internal/fault"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
+	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
 // fakeRepos is an in-memory stand-in behind Repositories; the ECR adapter
@@ -20,12 +21,11 @@ type fakeRepos struct {
 	mu    sync.Mutex
 	repo  *guard.Repository // nil: it does not exist
 	calls []string
-	// template is the registry's one template (nil: none); changes are
-	// the template changes written.
-	template *guard.Template
-	changes  []guard.TemplateChange
-	fail     map[string]error
-	panic    string
+	// The registry's templates; templateFixture hooks them to calls and
+	// fail.
+	testenv.MemTemplates
+	fail  map[string]error
+	panic string
 }
 
 func (f *fakeRepos) op(name string) (*guard.Repository, error) {

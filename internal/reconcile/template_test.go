@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -10,78 +9,18 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
-// The template half of fakeRepos: one template at most, the one the test
-// is about (nil: none).
-
-func (f *fakeRepos) Templates(context.Context) ([]guard.Template, error) {
-	if _, err := f.templateOp("Templates"); err != nil && !errors.Is(err, guard.ErrTemplateNotFound) {
-		return nil, err
-	}
-	if f.template == nil {
-		return nil, nil
-	}
-	return []guard.Template{*f.template}, nil
-}
-
-func (f *fakeRepos) Template(_ context.Context, prefix string) (guard.Template, error) {
-	t, err := f.templateOp("Template")
-	if err != nil {
-		return guard.Template{}, err
-	}
-	if t.Prefix != prefix {
-		return guard.Template{}, fmt.Errorf("template %s: %w", prefix, guard.ErrTemplateNotFound)
-	}
-	return *t, nil
-}
-
-func (f *fakeRepos) UpdateTemplate(_ context.Context, prefix string, c guard.TemplateChange) error {
-	t, err := f.templateOp("UpdateTemplate")
-	if err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.changes = append(f.changes, c)
-	if c.Mutability != nil {
-		t.Mutability, t.ExclusionFilters = c.Mutability.Mutability, c.Mutability.ExclusionFilters
-	}
-	if c.LifecyclePolicy != "" {
-		t.Lifecycle = guard.Lifecycle{Exists: true, Text: c.LifecyclePolicy}
-	}
-	t.AppliedFor = append(t.AppliedFor, c.AddAppliedFor...)
-	return nil
-}
-
-func (f *fakeRepos) CreateTemplate(_ context.Context, t guard.Template) error {
-	if _, err := f.templateOp("CreateTemplate"); !errors.Is(err, guard.ErrTemplateNotFound) {
-		if err == nil {
-			return fmt.Errorf("create %s: %w", t.Prefix, guard.ErrTemplateExists)
-		}
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.template = &t
-	return nil
-}
-
-func (f *fakeRepos) templateOp(name string) (*guard.Template, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, name)
-	if err := f.fail[name]; err != nil {
-		return nil, err
-	}
-	if f.template == nil {
-		return nil, fmt.Errorf("%s: %w", name, guard.ErrTemplateNotFound)
-	}
-	return f.template, nil
-}
-
 func templateFixture(t *testing.T, tmpl *guard.Template, mode guard.RootTemplateMode) (*fakeRepos, *counter, *Reconciler) {
 	t.Helper()
 	repos, c, r := fixture(t, guard.Immutable, true)
-	repos.template = tmpl
+	if tmpl != nil {
+		repos.Put(*tmpl)
+	}
+	repos.Hook = func(op, _ string) error {
+		repos.mu.Lock()
+		defer repos.mu.Unlock()
+		repos.calls = append(repos.calls, op)
+		return repos.fail[op]
+	}
 	r.rules.RootTemplateMode = mode
 	r.rules.RootTemplateAppliedFor = []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache}
 	return repos, c, r
@@ -192,8 +131,8 @@ func TestReconcileTemplate(t *testing.T) {
 				t.Errorf("calls %v, want %v", got, tt.wantCalls)
 			}
 			after := ""
-			if repos.template != nil {
-				after = repos.template.Mutability
+			if t := repos.Get(tt.req.Key.Prefix); t != nil {
+				after = t.Mutability
 			}
 			if after != tt.wantAfter {
 				t.Errorf("template afterwards %q, want %q", after, tt.wantAfter)
@@ -215,7 +154,7 @@ func TestEnsuredRootTemplate(t *testing.T) {
 	if o.Status != Done {
 		t.Fatal(o.Status, o.Err)
 	}
-	got := repos.template
+	got := repos.Get(guard.RootPrefix)
 	if got == nil || got.Mutability != guard.Immutable || !got.Lifecycle.Exists || got.Lifecycle.Text != guard.DefaultLifecyclePolicy ||
 		!slices.Equal(got.AppliedFor, []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache}) {
 		t.Fatalf("created %+v", got)
@@ -233,10 +172,11 @@ func TestTemplateFixWritesOnlyWhatTheRulesGovern(t *testing.T) {
 		ExclusionFilters: []string{"release-*"}}, guard.RootTemplateReport)
 	r.rules.AllowedMutableTagFilters = []string{"latest"}
 	o := r.ReconcileTemplate(context.Background(), TemplateRequest{Key: TemplateKey{Prefix: "prod"}})
-	if o.Status != Done || len(repos.changes) != 1 {
-		t.Fatalf("status %s, changes %+v", o.Status, repos.changes)
+	changes := repos.Changes()
+	if o.Status != Done || len(changes) != 1 {
+		t.Fatalf("status %s, changes %+v", o.Status, changes)
 	}
-	c := repos.changes[0]
+	c := changes[0]
 	if c.Mutability == nil || c.Mutability.Mutability != guard.Immutable || len(c.Mutability.ExclusionFilters) != 0 ||
 		c.LifecyclePolicy != r.rules.Baseline.Text() || len(c.AddAppliedFor) != 0 {
 		t.Errorf("change %+v, want IMMUTABLE without filters and the baseline policy, appliedFor untouched", c)

@@ -34,8 +34,9 @@ type fakeRepos struct {
 	calls  []string
 	fail   map[string]error // operation -> error
 	panic  string           // operation that panics
-	// templates are the registry's repository creation templates by prefix.
-	templates map[string]*guard.Template
+	// The registry's repository creation templates; their calls are
+	// recorded and fail like the others (newFixture hooks them).
+	testenv.MemTemplates
 }
 
 // op records a call and returns its injected failure; it takes the lock,
@@ -172,10 +173,15 @@ func newFixture(t *testing.T, mutate func(*guard.Rules)) *fixture {
 		mutate(&rules)
 	}
 	f := &fixture{
-		repos:   &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}, templates: map[string]*guard.Template{}},
+		repos:   &fakeRepos{repos: map[string]*guard.Repository{}, fail: map[string]error{}},
 		pub:     &fakePublisher{},
 		logs:    &testenv.Buffer{},
 		metrics: &testenv.Buffer{},
+	}
+	f.repos.Hook = func(op, _ string) error {
+		err := f.repos.op(op)
+		f.repos.mu.Unlock()
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	now := func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) }

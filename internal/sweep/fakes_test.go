@@ -34,18 +34,28 @@ type fakeECR struct {
 	listErr  error
 	onCall   func(op, repo string) // runs outside the lock
 	target   Target                // the registry it stands for
-	// templates are the registry's repository creation templates by
-	// prefix; templateErr fails the listing of them.
-	templates   map[string]*guard.Template
+	// The registry's repository creation templates: counted in calls,
+	// failed by fail[prefix][op]; templateErr fails the listing of them.
+	testenv.MemTemplates
 	templateErr error
 }
 
 func newFakeECR(pageSize int) *fakeECR {
-	return &fakeECR{
+	f := &fakeECR{
 		target: Target{Account: "123456789012", Region: "us-east-1"},
-		repos:  map[string]*guard.Repository{}, pageSize: pageSize, templates: map[string]*guard.Template{},
+		repos:  map[string]*guard.Repository{}, pageSize: pageSize,
 		calls: map[string]int{}, perRepo: map[string]map[string]int{}, fail: map[string]map[string]error{},
 	}
+	f.Hook = func(op, prefix string) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.calls[op]++
+		if op == "Templates" {
+			return f.templateErr
+		}
+		return f.fail[prefix][op]
+	}
+	return f
 }
 
 func (f *fakeECR) add(r guard.Repository) {

@@ -4,88 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
-
-// The template half of fakeECR.
-
-func (f *fakeECR) Templates(context.Context) ([]guard.Template, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["Templates"]++
-	if f.templateErr != nil {
-		return nil, f.templateErr
-	}
-	var out []guard.Template
-	for _, t := range f.templates {
-		out = append(out, *t)
-	}
-	slices.SortFunc(out, func(a, b guard.Template) int { return strings.Compare(a.Prefix, b.Prefix) })
-	return out, nil
-}
-
-func (f *fakeECR) Template(_ context.Context, prefix string) (guard.Template, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["Template"]++
-	t, ok := f.templates[prefix]
-	if !ok {
-		return guard.Template{}, fmt.Errorf("template %s: %w", prefix, guard.ErrTemplateNotFound)
-	}
-	return *t, nil
-}
-
-func (f *fakeECR) UpdateTemplate(_ context.Context, prefix string, c guard.TemplateChange) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["UpdateTemplate"]++
-	if err := f.fail[prefix]["UpdateTemplate"]; err != nil {
-		return err
-	}
-	t, ok := f.templates[prefix]
-	if !ok {
-		return fmt.Errorf("template %s: %w", prefix, guard.ErrTemplateNotFound)
-	}
-	if c.Mutability != nil {
-		t.Mutability, t.ExclusionFilters = c.Mutability.Mutability, c.Mutability.ExclusionFilters
-	}
-	if c.LifecyclePolicy != "" {
-		t.Lifecycle = guard.Lifecycle{Exists: true, Text: c.LifecyclePolicy}
-	}
-	t.AppliedFor = append(t.AppliedFor, c.AddAppliedFor...)
-	return nil
-}
-
-func (f *fakeECR) CreateTemplate(_ context.Context, t guard.Template) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls["CreateTemplate"]++
-	if _, ok := f.templates[t.Prefix]; ok {
-		return fmt.Errorf("template %s: %w", t.Prefix, guard.ErrTemplateExists)
-	}
-	f.templates[t.Prefix] = &t
-	return nil
-}
-
-func (f *fakeECR) addTemplate(t guard.Template) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.templates[t.Prefix] = &t
-}
-
-func (f *fakeECR) template(prefix string) *guard.Template {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if t, ok := f.templates[prefix]; ok {
-		c := *t
-		return &c
-	}
-	return nil
-}
 
 func TestSweepFixesTemplatesFirstAndCountsThem(t *testing.T) {
 	rules := testRules(t)
@@ -93,14 +16,14 @@ func TestSweepFixesTemplatesFirstAndCountsThem(t *testing.T) {
 	rules.ExemptRepositoryPatterns = []string{"dev/*", "team-*"}
 	f := newFixture(t, 2, rules, Options{Concurrency: 2})
 	baseline := guard.Lifecycle{Exists: true, Text: guard.DefaultLifecyclePolicy}
-	f.ecr.addTemplate(guard.Template{Prefix: "prod", AppliedFor: []string{guard.AppliedForReplication}, Mutability: guard.Mutable, Lifecycle: baseline})
-	f.ecr.addTemplate(guard.Template{Prefix: "dev", AppliedFor: []string{guard.AppliedForPullThroughCache}, Mutability: guard.Mutable, Lifecycle: baseline,
+	f.ecr.Put(guard.Template{Prefix: "prod", AppliedFor: []string{guard.AppliedForReplication}, Mutability: guard.Mutable, Lifecycle: baseline})
+	f.ecr.Put(guard.Template{Prefix: "dev", AppliedFor: []string{guard.AppliedForPullThroughCache}, Mutability: guard.Mutable, Lifecycle: baseline,
 		ResourceTags: []guard.Tag{{Key: "environment", Value: "dev"}}})
-	f.ecr.addTemplate(guard.Template{Prefix: "ok", AppliedFor: []string{guard.AppliedForReplication}, Mutability: guard.Immutable, Lifecycle: baseline})
+	f.ecr.Put(guard.Template{Prefix: "ok", AppliedFor: []string{guard.AppliedForReplication}, Mutability: guard.Immutable, Lifecycle: baseline})
 	f.ecr.add(guard.Repository{Name: "app", Mutability: guard.Immutable, Lifecycle: baseline})
 	// The templates are fixed before the first repository is read.
 	f.ecr.onCall = func(op, repo string) {
-		if f.ecr.template("prod").Mutability != guard.Immutable {
+		if f.ecr.Get("prod").Mutability != guard.Immutable {
 			t.Errorf("%s of %s before the prod template was fixed", op, repo)
 		}
 	}
@@ -108,13 +31,13 @@ func TestSweepFixesTemplatesFirstAndCountsThem(t *testing.T) {
 	if _, err := f.s.Handle(context.Background(), Payload{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.ecr.template("prod"); got.Mutability != guard.Immutable {
+	if got := f.ecr.Get("prod"); got.Mutability != guard.Immutable {
 		t.Errorf("prod template %s, want IMMUTABLE", got.Mutability)
 	}
-	if got := f.ecr.template("dev"); got.Mutability != guard.Mutable {
+	if got := f.ecr.Get("dev"); got.Mutability != guard.Mutable {
 		t.Errorf("exempt dev template %s, want MUTABLE kept", got.Mutability)
 	}
-	if f.ecr.template(guard.RootPrefix) != nil || f.ecr.calls["CreateTemplate"] != 0 {
+	if f.ecr.Get(guard.RootPrefix) != nil || f.ecr.calls["CreateTemplate"] != 0 {
 		t.Error("ROOT_TEMPLATE=report created the ROOT template")
 	}
 	if f.ecr.calls["Templates"] != 1 || f.ecr.calls["UpdateTemplate"] != 1 {
@@ -149,7 +72,7 @@ func TestSweepEnsuresTheRootTemplateOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	root := f.ecr.template(guard.RootPrefix)
+	root := f.ecr.Get(guard.RootPrefix)
 	if root == nil || root.Mutability != guard.Immutable || !slices.Equal(root.AppliedFor, rules.RootTemplateAppliedFor) || f.ecr.calls["CreateTemplate"] != 1 {
 		t.Fatalf("ROOT template %+v after %d creates, want one IMMUTABLE for %v", root, f.ecr.calls["CreateTemplate"], rules.RootTemplateAppliedFor)
 	}
