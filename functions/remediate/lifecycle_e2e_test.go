@@ -183,12 +183,12 @@ func checkLifecycleNotice(t *testing.T, n testenv.Notice, hadPolicy bool, want l
 	if err := json.Unmarshal([]byte(n.Message), &doc); err != nil {
 		t.Fatalf("document %s: %v", n.Message, err)
 	}
-	wantBefore, wantAfter := notice.LifecycleAbsent, notice.LifecycleBaseline
+	wantBefore, wantAfter := guard.PolicyAbsent, guard.PolicyBaseline
 	if hadPolicy {
-		wantBefore = notice.LifecycleOther
+		wantBefore = guard.PolicyOther
 	}
 	if want == mergedIn {
-		wantAfter = notice.LifecycleContainsBaseline
+		wantAfter = guard.PolicyContainsBaseline
 	}
 	if doc.Kind != guard.KindLifecycleRestored || doc.Template == nil || doc.Template.Prefix != "docker-hub" ||
 		doc.Before.LifecyclePolicy != wantBefore || doc.After.LifecyclePolicy != wantAfter {

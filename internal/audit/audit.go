@@ -9,13 +9,12 @@ import (
 	"sync"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
-	"github.com/ecr-guard/ecr-guard/internal/notice"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
 )
 
 // Lifecycle statuses of a row besides the notices' words
-// (notice.LifecycleState: absent, baseline, contains-baseline, other).
+// (guard.LifecyclePolicy.State: absent, baseline, contains-baseline, other).
 const (
 	LifecycleUnchecked = "unchecked" // LIFECYCLE_MODE=off: not read, as in the functions
 	unknown            = "unknown"   // the read failed
@@ -232,13 +231,9 @@ func (a *Auditor) templates(ctx context.Context, t sweep.Target) []Row {
 		return []Row{a.listingFailed(t, TypeTemplate, "repository creation templates", err)}
 	}
 	var rows []Row
-	for i := range listed {
-		if row := a.template(ctx, t, listed[i].Prefix, &listed[i]); row != nil {
-			rows = append(rows, *row)
-		}
-	}
-	if !slices.ContainsFunc(listed, func(tm guard.Template) bool { return tm.Prefix == guard.RootPrefix }) {
-		if row := a.template(ctx, t, guard.RootPrefix, nil); row != nil {
+	registry := reconcile.TemplateKey{Partition: a.Partition, Registry: t.Account, Region: t.Region}
+	for _, req := range reconcile.Resync(registry, listed, true) {
+		if row := a.template(ctx, t, req); row != nil {
 			rows = append(rows, *row)
 		}
 	}
@@ -247,11 +242,11 @@ func (a *Auditor) templates(ctx context.Context, t sweep.Target) []Row {
 	return rows
 }
 
-// template reconciles one template (listed, or nil for a ROOT template the
+// template reconciles one template (listed, or a ROOT template the
 // listing lacks) exactly as the sweep does, in a dry run.
-func (a *Auditor) template(ctx context.Context, t sweep.Target, prefix string, listed *guard.Template) *Row {
-	key := reconcile.TemplateKey{Partition: a.Partition, Registry: t.Account, Region: t.Region, Prefix: prefix}
-	o := a.Reconciler.ReconcileTemplate(ctx, reconcile.TemplateRequest{Key: key, Listed: listed, Missing: listed == nil, DryRun: true})
+func (a *Auditor) template(ctx context.Context, t sweep.Target, req reconcile.TemplateRequest) *Row {
+	prefix, listed := req.Key.Prefix, req.Listed
+	o := a.Reconciler.ReconcileTemplate(ctx, req)
 	if o.Status == reconcile.Gone {
 		return nil
 	}
@@ -341,7 +336,7 @@ func lifecycleStatus(rules guard.Rules, read guard.Checks, lc guard.Lifecycle) s
 	if !rules.NeedsLifecycle(read) {
 		return LifecycleUnchecked
 	}
-	return notice.LifecycleState(rules.Baseline, lc)
+	return rules.Baseline.State(lc)
 }
 
 // addFindings sets Would, Details and Error from the step's plan and error.

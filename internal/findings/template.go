@@ -49,15 +49,7 @@ const (
 	OtherAppliedFor         = "appliedFor"         // comma-separated
 	OtherImageTagMutability = "imageTagMutability" // as ECR spells it
 	OtherExclusionFilters   = "imageTagMutabilityExclusionFilters"
-	OtherLifecyclePolicy    = "lifecyclePolicy" // one of the Lifecycle* statuses
-)
-
-// Lifecycle policy statuses of a template (OtherLifecyclePolicy), the
-// words of make audit.
-const (
-	LifecycleAbsent   = "absent"   // no lifecycle policy
-	LifecycleBaseline = "baseline" // semantically the baseline
-	LifecycleOther    = "other"    // any other policy
+	OtherLifecyclePolicy    = "lifecyclePolicy" // guard.LifecyclePolicy.State's word
 )
 
 // maxOtherValue: a Details.Other value must have fewer than 1,024 characters.
@@ -218,7 +210,7 @@ func templateResource(in TemplateInput, after *guard.Template) types.Resource {
 		if len(after.ExclusionFilters) > 0 {
 			other[OtherExclusionFilters] = capText(strings.Join(after.ExclusionFilters, ","), maxOtherValue)
 		}
-		other[OtherLifecyclePolicy] = lifecycleStatus(in.Rules, after.Lifecycle)
+		other[OtherLifecyclePolicy] = in.Rules.Baseline.State(after.Lifecycle)
 	}
 	return types.Resource{
 		Type:      aws.String(TemplateResourceType),
@@ -227,14 +219,4 @@ func templateResource(in TemplateInput, after *guard.Template) types.Resource {
 		Region:    aws.String(k.Region),
 		Details:   &types.ResourceDetails{Other: other},
 	}
-}
-
-func lifecycleStatus(rules guard.Rules, lc guard.Lifecycle) string {
-	switch {
-	case !lc.Exists:
-		return LifecycleAbsent
-	case rules.Baseline.Equal(lc.Text):
-		return LifecycleBaseline
-	}
-	return LifecycleOther
 }

@@ -34,8 +34,8 @@ func TestForTemplate(t *testing.T) {
 		other   map[string]string // Details.Other, exactly
 		desc    []string
 	}
-	fixed := map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: LifecycleBaseline}
-	left := map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: LifecycleAbsent}
+	fixed := map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: guard.PolicyBaseline}
+	left := map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: guard.PolicyAbsent}
 	prefixOnly := func(p string) map[string]string { return map[string]string{OtherPrefix: p} }
 	tests := []struct {
 		name   string
@@ -78,11 +78,11 @@ func TestForTemplate(t *testing.T) {
 				SetMutability: immutable, Findings: []guard.Finding{{Kind: guard.KindFailed, Area: guard.AreaMutability, Summary: "AccessDenied"}}}}},
 			want: []want{
 				{control: ControlTagImmutability, status: types.ComplianceStatusFailed, record: types.RecordStateActive, label: types.SeverityLabelCritical,
-					kind: "FAILED", other: map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: LifecycleBaseline},
+					kind: "FAILED", other: map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: guard.PolicyBaseline},
 					desc: []string{"scheduled sweep", "[FAILED] AccessDenied"}},
 				{control: ControlLifecyclePolicy, status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational,
 					kind: "COMPLIANT", desc: []string{"found the template compliant"},
-					other: map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: LifecycleBaseline}},
+					other: map[string]string{OtherPrefix: "prod", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: guard.PolicyBaseline}},
 			},
 		},
 		{
@@ -100,9 +100,9 @@ func TestForTemplate(t *testing.T) {
 			want: []want{
 				{control: ControlTagImmutability, status: types.ComplianceStatusWarning, record: types.RecordStateActive, label: types.SeverityLabelMedium,
 					kind: "EXEMPT", desc: []string{"Exempt by tag environment=dev (expires 2026-04-01)"},
-					other: map[string]string{OtherPrefix: "dev", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: LifecycleBaseline}},
+					other: map[string]string{OtherPrefix: "dev", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: guard.PolicyBaseline}},
 				{control: ControlLifecyclePolicy, status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational, kind: "COMPLIANT",
-					other: map[string]string{OtherPrefix: "dev", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: LifecycleBaseline}},
+					other: map[string]string{OtherPrefix: "dev", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: guard.PolicyBaseline}},
 			},
 		},
 		{
@@ -142,9 +142,9 @@ func TestForTemplate(t *testing.T) {
 			want: []want{
 				{control: ControlTagImmutability, status: types.ComplianceStatusFailed, record: types.RecordStateActive, label: types.SeverityLabelHigh,
 					kind: "WOULD_REMEDIATE", desc: []string{"ROOT_TEMPLATE=report: ecr-guard changed nothing"},
-					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: LifecycleBaseline}},
+					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: guard.PolicyBaseline}},
 				{control: ControlLifecyclePolicy, status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational, kind: "COMPLIANT",
-					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: LifecycleBaseline}},
+					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION", OtherImageTagMutability: guard.Mutable, OtherLifecyclePolicy: guard.PolicyBaseline}},
 			},
 		},
 		{
@@ -154,9 +154,9 @@ func TestForTemplate(t *testing.T) {
 				Findings: []guard.Finding{{Kind: guard.KindRemediated, Area: guard.AreaMutability, Summary: "created the ROOT template"}}}}},
 			want: []want{
 				{control: ControlTagImmutability, status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational, kind: "REMEDIATED",
-					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION,PULL_THROUGH_CACHE", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: LifecycleBaseline}},
+					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION,PULL_THROUGH_CACHE", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: guard.PolicyBaseline}},
 				{control: ControlLifecyclePolicy, status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational, kind: "COMPLIANT",
-					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION,PULL_THROUGH_CACHE", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: LifecycleBaseline}},
+					other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION,PULL_THROUGH_CACHE", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: guard.PolicyBaseline}},
 			},
 		},
 		{
@@ -165,7 +165,7 @@ func TestForTemplate(t *testing.T) {
 				AddAppliedFor: []string{guard.AppliedForPullThroughCache},
 				Plan:          guard.Plan{Findings: []guard.Finding{{Kind: guard.KindRemediated, Area: guard.AreaMutability, Summary: "added appliedFor PULL_THROUGH_CACHE"}}}}},
 			want: []want{{control: ControlTagImmutability, status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational, kind: "REMEDIATED",
-				other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION,PULL_THROUGH_CACHE", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: LifecycleBaseline}}},
+				other: map[string]string{OtherPrefix: "ROOT", OtherAppliedFor: "REPLICATION,PULL_THROUGH_CACHE", OtherImageTagMutability: guard.Immutable, OtherLifecyclePolicy: guard.PolicyBaseline}}},
 		},
 		{name: "ROOT ignored (off)", prefix: guard.RootPrefix, mode: guard.RootTemplateOff,
 			o: reconcile.TemplateOutcome{Status: reconcile.Done, Template: tmpl(guard.RootPrefix, guard.Mutable, false), Plan: guard.TemplatePlan{Ignored: true}}},

@@ -644,3 +644,32 @@ func checkValueKeys(dec *json.Decoder) error {
 	_, err = dec.Token() // the closing delimiter
 	return err
 }
+
+// The states of a lifecycle policy next to the baseline (State), as
+// notices, findings, the audit and the scenarios name them. Each says what
+// the policy is, whatever LIFECYCLE_MODE makes of it, so a word is true in
+// every mode: a team's policy holding every baseline rule is compliant
+// under contains and replaced under enforce, and contains-baseline either
+// way.
+const (
+	PolicyAbsent   = "absent"   // no lifecycle policy
+	PolicyBaseline = "baseline" // semantically the baseline (Equal)
+	// PolicyContainsBaseline: every baseline rule, with other priorities or
+	// descriptions or with rules of its own (ContainedIn): what
+	// LIFECYCLE_MODE=contains leaves or makes.
+	PolicyContainsBaseline = "contains-baseline"
+	PolicyOther            = "other" // lacks a baseline rule, or is no valid policy
+)
+
+// State names the state of the policy lc next to p, the baseline.
+func (p LifecyclePolicy) State(lc Lifecycle) string {
+	switch {
+	case !lc.Exists:
+		return PolicyAbsent
+	case p.Equal(lc.Text):
+		return PolicyBaseline
+	case p.ContainedIn(lc.Text):
+		return PolicyContainsBaseline
+	}
+	return PolicyOther
+}

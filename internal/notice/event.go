@@ -151,7 +151,7 @@ type ServiceTrigger struct {
 }
 
 // RepositoryState is the part of a repository's state the rules govern.
-// LifecyclePolicy is LifecycleState's word (absent, baseline, (1.1)
+// LifecyclePolicy is guard.LifecyclePolicy.State's word (absent, baseline, (1.1)
 // contains-baseline, other), and omitted when the event did not concern
 // lifecycle.
 type RepositoryState struct {
@@ -515,7 +515,7 @@ func templateState(shape guard.Repository, gone, withLifecycle bool, rules guard
 func stateOf(r guard.Repository, withLifecycle bool, rules guard.Rules) RepositoryState {
 	s := RepositoryState{ImageTagMutability: capText(r.Mutability, capSetting), ExclusionFilters: capList(r.ExclusionFilters, capFilters, capFilter)}
 	if withLifecycle {
-		s.LifecyclePolicy = LifecycleState(rules.Baseline, r.Lifecycle)
+		s.LifecyclePolicy = rules.Baseline.State(r.Lifecycle)
 	}
 	return s
 }

@@ -7,13 +7,14 @@ import (
 )
 
 // Shaping finds the template ECR applied when it created the repository an
-// event names on its own (guard.ServiceCreation), so the notice of a
-// repository born non-compliant names the template to fix. nil when the
-// event is no such creation or the templates cannot be read: the notice
-// then says nothing about it, and the error is returned for the log.
-func (r *Reconciler) Shaping(ctx context.Context, key Key, ev guard.Event) (*guard.Shaping, error) {
+// event names on its own (guard.ServiceCreation) and o found it
+// non-compliant, so the notice names the template to fix for the next one.
+// nil otherwise, or when the templates cannot be read: the notice then says
+// nothing about it, and the error is returned for the log.
+func (r *Reconciler) Shaping(ctx context.Context, key Key, ev guard.Event, o Outcome) (*guard.Shaping, error) {
 	appliedFor, ok := guard.ServiceCreation(ev)
-	if !ok {
+	p := o.Plan
+	if !ok || !(p.SetMutability != nil || p.PutLifecycle || p.Failed(guard.AreaMutability)) {
 		return nil, nil
 	}
 	repos, err := r.registries.For(ctx, key.Registry, key.Region)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
@@ -15,6 +16,7 @@ func TestShaping(t *testing.T) {
 		template   *guard.Template
 		event      guard.Event
 		fail       error
+		compliant  bool           // the outcome found nothing to fix
 		want       *guard.Shaping // nil: none
 		wantPrefix string
 		wantErr    bool
@@ -30,6 +32,8 @@ func TestShaping(t *testing.T) {
 			want:  &guard.Shaping{}, wantPrefix: "team-a"},
 		{name: "a person's call: no lookup", template: cache,
 			event: guard.Event{Name: guard.EventCreateRepository, Principal: guard.Principal{Type: "IAMUser"}}},
+		{name: "born compliant: nothing to explain, no lookup", template: cache, compliant: true,
+			event: guard.Event{Name: guard.EventPullThroughCacheAction, Principal: service}},
 		{name: "templates unreadable: nothing, and the error", template: cache,
 			event: guard.Event{Name: guard.EventPullThroughCacheAction, Principal: service}, fail: denied, wantErr: true},
 	}
@@ -39,7 +43,14 @@ func TestShaping(t *testing.T) {
 			if tt.fail != nil {
 				repos.fail["Templates"] = tt.fail
 			}
-			got, err := r.Shaping(context.Background(), key, tt.event)
+			o := Outcome{Status: Done, Plan: guard.Plan{SetMutability: &guard.MutabilitySetting{Mutability: guard.Immutable}}}
+			if tt.compliant {
+				o.Plan = guard.Plan{}
+			}
+			got, err := r.Shaping(context.Background(), key, tt.event, o)
+			if tt.want == nil && !tt.wantErr && slices.Contains(repos.sortedCalls(), "Templates") {
+				t.Errorf("templates read: %v", repos.sortedCalls())
+			}
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err %v, want error %v", err, tt.wantErr)
 			}

@@ -135,3 +135,24 @@ func writeTemplate(ctx context.Context, repos Templates, rules guard.Rules, pref
 	}
 	return err
 }
+
+// Resync is what a resync (the sweep, the audit) reconciles of a registry
+// whose templates were listed: each listed template, and ROOT even when the
+// listing lacks it, since a missing ROOT template is itself a finding.
+// registry's Prefix is ignored.
+func Resync(registry TemplateKey, listed []guard.Template, dryRun bool) []TemplateRequest {
+	reqs := make([]TemplateRequest, 0, len(listed)+1)
+	root := false
+	for i := range listed {
+		key := registry
+		key.Prefix = listed[i].Prefix
+		reqs = append(reqs, TemplateRequest{Key: key, Listed: &listed[i], DryRun: dryRun})
+		root = root || key.Prefix == guard.RootPrefix
+	}
+	if !root {
+		key := registry
+		key.Prefix = guard.RootPrefix
+		reqs = append(reqs, TemplateRequest{Key: key, Missing: true, DryRun: dryRun})
+	}
+	return reqs
+}

@@ -182,3 +182,28 @@ func TestTemplateFixWritesOnlyWhatTheRulesGovern(t *testing.T) {
 		t.Errorf("change %+v, want IMMUTABLE without filters and the baseline policy, appliedFor untouched", c)
 	}
 }
+
+func TestResync(t *testing.T) {
+	registry := TemplateKey{Partition: "aws", Registry: "123456789012", Region: "us-east-1", Prefix: "ignored"}
+	prefixes := func(reqs []TemplateRequest) (out []string) {
+		for _, r := range reqs {
+			p := r.Key.Prefix
+			if r.Missing {
+				p += "(missing)"
+			}
+			if r.Listed != nil && r.Listed.Prefix != r.Key.Prefix || !r.DryRun || r.Key.Registry != registry.Registry {
+				t.Errorf("request %+v", r)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	listed := []guard.Template{{Prefix: "prod"}, {Prefix: "dev"}}
+	if got := prefixes(Resync(registry, listed, true)); !slices.Equal(got, []string{"prod", "dev", "ROOT(missing)"}) {
+		t.Errorf("without ROOT: %v", got)
+	}
+	listed = append(listed, guard.Template{Prefix: guard.RootPrefix})
+	if got := prefixes(Resync(registry, listed, true)); !slices.Equal(got, []string{"prod", "dev", "ROOT"}) {
+		t.Errorf("with ROOT: %v", got)
+	}
+}

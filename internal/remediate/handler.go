@@ -115,10 +115,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 	case o.Status == reconcile.Gone:
 		return h.skip(log, skipGone, "skipped: the repository no longer exists")
 	case o.Status == reconcile.Retry:
-		// No notice now: the retry reads the live state again and reports
-		// what it finds.
-		log.Warn("AWS call failed after the SDK's retries: the event will be retried", "error", o.Err.Error(), "error_code", fault.Code(o.Err))
-		return fmt.Errorf("reconcile %s: %w", ev.Repository, o.Err)
+		return retry(log, ev.Repository, o.Err)
 	case len(o.Plan.Findings) > 0:
 		return h.report(ctx, log, ev, key, o)
 	case h.rec.Rules().IsSelf(ev):
@@ -126,6 +123,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (err error) {
 		return h.skip(log, skipSelf, "own call: compliant, nothing to do", "principal", ev.Principal.ARN)
 	}
 	return h.skip(log, skipCompliant, "compliant: nothing to do", "exemption", o.Plan.Exemption.Status)
+}
+
+// retry fails the invocation so that Lambda retries the event. No notice
+// now: the retry reads the live state again and reports what it finds.
+func retry(log *slog.Logger, what string, err error) error {
+	log.Warn("AWS call failed after the SDK's retries: the event will be retried", "error", err.Error(), "error_code", fault.Code(err))
+	return fmt.Errorf("reconcile %s: %w", what, err)
 }
 
 func (h *Handler) skip(log *slog.Logger, reason, msg string, args ...any) error {
@@ -136,14 +140,9 @@ func (h *Handler) skip(log *slog.Logger, reason, msg string, args ...any) error 
 
 // report publishes the outcome's notice.
 func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, key reconcile.Key, o reconcile.Outcome) error {
-	var shaping *guard.Shaping
-	if o.Plan.Failed(guard.AreaMutability) || o.Plan.SetMutability != nil || o.Plan.PutLifecycle {
-		// A repository ECR created non-compliant: the notice names the
-		// template that shaped it, the one to fix so the next is not.
-		var err error
-		if shaping, err = h.rec.Shaping(ctx, key, ev); err != nil {
-			log.Warn("could not read the repository creation templates for the notice", "error", err.Error(), "error_code", fault.Code(err))
-		}
+	shaping, err := h.rec.Shaping(ctx, key, ev, o)
+	if err != nil {
+		log.Warn("could not read the repository creation templates for the notice", "error", err.Error(), "error_code", fault.Code(err))
 	}
 	msg := notice.ForEvent(notice.EventInput{Event: &ev, Region: key.Region, Checks: o.Read, Before: o.Repo, Plan: o.Plan, Rules: h.rec.Rules(), Pushed: o.Pushed, Shaping: shaping})
 	if o.Pushed != nil && o.Pushed.Error != "" {
@@ -179,8 +178,7 @@ func (h *Handler) handleTemplate(ctx context.Context, log *slog.Logger, scope gu
 	case o.Status == reconcile.Gone:
 		return h.skip(log, skipGone, "skipped: the template no longer exists")
 	case o.Status == reconcile.Retry:
-		log.Warn("AWS call failed after the SDK's retries: the event will be retried", "error", o.Err.Error(), "error_code", fault.Code(o.Err))
-		return fmt.Errorf("reconcile template %s: %w", ev.Template, o.Err)
+		return retry(log, "template "+ev.Template, o.Err)
 	case len(o.Plan.Findings) > 0:
 		tmpl := o.Template
 		if tmpl == nil {

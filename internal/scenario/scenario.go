@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
-	"github.com/ecr-guard/ecr-guard/internal/notice"
 )
 
 // Scope is the account and region of every sample: where the function under
@@ -45,7 +44,7 @@ func Env() map[string]string {
 const WeakPolicy = `{"rules":[{"rulePriority":1,"description":"Keep last 1000 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1000},"action":{"type":"expire"}}]}`
 
 // State is a repository's governed state. Lifecycle is a notice's word for
-// the policy (notice.LifecycleState): "absent", "baseline",
+// the policy (guard.LifecyclePolicy.State): "absent", "baseline",
 // "contains-baseline" or "other"; Seed writes the first, second and last.
 type State struct {
 	Mutability string
@@ -231,7 +230,7 @@ func Read(ctx context.Context, api *ecr.Client, name string, baseline guard.Life
 	default:
 		policy = guard.Lifecycle{Exists: true, Text: aws.ToString(lc.LifecyclePolicyText)}
 	}
-	s.Lifecycle = notice.LifecycleState(baseline, policy)
+	s.Lifecycle = baseline.State(policy)
 	return s, nil
 }
 

@@ -130,7 +130,7 @@ func TestTemplateFindingsInMoto(t *testing.T) {
 		t.Fatalf("prod: %+v", o)
 	}
 	fixed := map[string]string{findings.OtherPrefix: "prod", findings.OtherAppliedFor: guard.AppliedForReplication,
-		findings.OtherImageTagMutability: guard.Immutable, findings.OtherLifecyclePolicy: findings.LifecycleBaseline}
+		findings.OtherImageTagMutability: guard.Immutable, findings.OtherLifecyclePolicy: guard.PolicyBaseline}
 	check(read(findings.ControlTagImmutability, "prod"), findings.ControlTagImmutability, "prod", want{status: types.ComplianceStatusPassed,
 		record: types.RecordStateActive, label: types.SeverityLabelInformational, kind: "REMEDIATED", eventID: "ev-prod", other: fixed,
 		desc: []string{"Repository creation template prod (appliedFor REPLICATION)", "user/mallory", "[REMEDIATED]"}})

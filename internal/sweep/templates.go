@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"slices"
 
 	"github.com/ecr-guard/ecr-guard/internal/fault"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
@@ -40,17 +39,16 @@ func (s *Sweeper) sweepTemplates(ctx context.Context, log *slog.Logger, st *stat
 			Name: "(listing templates)", Actions: []guard.Kind{guard.KindFailed}}}, s.opt.MaxChanged)
 		return
 	}
-	for i := range templates {
-		st.record(target, s.visitTemplate(ctx, st, t, templates[i].Prefix, &templates[i]), s.opt.MaxChanged)
-	}
-	if !slices.ContainsFunc(templates, func(tm guard.Template) bool { return tm.Prefix == guard.RootPrefix }) {
-		st.record(target, s.visitTemplate(ctx, st, t, guard.RootPrefix, nil), s.opt.MaxChanged)
+	registry := reconcile.TemplateKey{Partition: s.opt.Scope.Partition, Registry: t.Account, Region: t.Region}
+	for _, req := range reconcile.Resync(registry, templates, st.dryRun) {
+		st.record(target, s.visitTemplate(ctx, st, t, req), s.opt.MaxChanged)
 	}
 }
 
-// visitTemplate reconciles one template (listed, or nil for a ROOT
-// template the listing lacks) and turns the outcome into the digest's terms.
-func (s *Sweeper) visitTemplate(ctx context.Context, st *state, t Target, prefix string, listed *guard.Template) (o outcome) {
+// visitTemplate reconciles one template (listed, or a ROOT template the
+// listing lacks) and turns the outcome into the digest's terms.
+func (s *Sweeper) visitTemplate(ctx context.Context, st *state, t Target, req reconcile.TemplateRequest) (o outcome) {
+	prefix, listed := req.Key.Prefix, req.Listed
 	log := s.log.With("account", t.Account, "region", t.Region, "template", prefix)
 	if listed != nil {
 		o.counts.Templates = 1
@@ -65,9 +63,8 @@ func (s *Sweeper) visitTemplate(ctx context.Context, st *state, t Target, prefix
 			o = failed()
 		}
 	}()
-	key := reconcile.TemplateKey{Partition: s.opt.Scope.Partition, Registry: t.Account, Region: t.Region, Prefix: prefix}
-	res := s.rec.ReconcileTemplate(ctx, reconcile.TemplateRequest{Key: key, Listed: listed, Missing: listed == nil, DryRun: st.dryRun})
-	defer s.rec.RecordTemplate(ctx, key, res, nil) // after the notice of a failure
+	res := s.rec.ReconcileTemplate(ctx, req)
+	defer s.rec.RecordTemplate(ctx, req.Key, res, nil) // after the notice of a failure
 	switch res.Status {
 	case reconcile.Gone:
 		return o

@@ -204,12 +204,19 @@ func decode(body []byte, v any) *apiError {
 	return nil
 }
 
-func (t *templates) create(reg registry, body []byte) (any, *apiError) {
+// decodeTemplateRequest decodes a create, update or delete request and
+// checks its prefix, which all three require.
+func decodeTemplateRequest(body []byte) (templateRequest, *apiError) {
 	var req templateRequest
 	if err := decode(body, &req); err != nil {
-		return nil, err
+		return req, err
 	}
-	if err := checkPrefix(req.Prefix); err != nil {
+	return req, checkPrefix(req.Prefix)
+}
+
+func (t *templates) create(reg registry, body []byte) (any, *apiError) {
+	req, err := decodeTemplateRequest(body)
+	if err != nil {
 		return nil, err
 	}
 	if req.AppliedFor == nil {
@@ -239,11 +246,8 @@ func (t *templates) create(reg registry, body []byte) (any, *apiError) {
 // the strictest reading: a member left out is gone (appliedFor included).
 // A caller that means to keep a member must send it.
 func (t *templates) update(reg registry, body []byte) (any, *apiError) {
-	var req templateRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if err := checkPrefix(req.Prefix); err != nil {
+	req, err := decodeTemplateRequest(body)
+	if err != nil {
 		return nil, err
 	}
 	if err := req.check(); err != nil {
@@ -261,11 +265,8 @@ func (t *templates) update(reg registry, body []byte) (any, *apiError) {
 }
 
 func (t *templates) delete(reg registry, body []byte) (any, *apiError) {
-	var req templateRequest
-	if err := decode(body, &req); err != nil {
-		return nil, err
-	}
-	if err := checkPrefix(req.Prefix); err != nil {
+	req, err := decodeTemplateRequest(body)
+	if err != nil {
 		return nil, err
 	}
 	t.mu.Lock()
