@@ -29,6 +29,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/securityhub"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
+	"github.com/ecr-guard/ecr-guard/internal/targets"
 )
 
 func main() {
@@ -46,7 +47,6 @@ func main() {
 	}
 	clients := registries.New(awsCfg, func(context.Context) (guard.Scope, error) { return scope, nil }, registries.Options{
 		MemberRole: cfg.Rules.MemberRoleName,
-		Accounts:   cfg.TargetAccounts,
 		// ECR's quotas are per account and region: one limiter per target
 		// (one client each) for every request attempt of every worker;
 		// burst 1, so no second holds more than SWEEP_MAX_TPS requests.
@@ -64,7 +64,7 @@ func main() {
 		rec.WithFindings(securityhub.New(securityhub.Of(clients.SecurityHub), cfg.Rules, emf, log, time.Now, securityhub.Options{Batch: true}))
 	}
 	s := sweep.New(
-		clients,
+		targets.New(awsCfg, clients, scope, cfg.TargetAccounts),
 		rec,
 		notify.New(snspub.New(sns.NewFromConfig(awsCfg), cfg.TopicARN), emf).WithHTTPSFormat(cfg.HTTPSNoticeFormat),
 		// The next link: an asynchronous invocation of this function (the

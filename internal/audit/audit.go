@@ -332,7 +332,7 @@ func (a *Auditor) repository(ctx context.Context, t sweep.Target, repo guard.Rep
 
 // lifecycleStatus is the row's Lifecycle for a policy read under read, in
 // the words of the notices.
-func lifecycleStatus(rules guard.Rules, read guard.Checks, lc guard.Lifecycle) string {
+func lifecycleStatus(rules *guard.Rules, read guard.Checks, lc guard.Lifecycle) string {
 	if !rules.NeedsLifecycle(read) {
 		return LifecycleUnchecked
 	}

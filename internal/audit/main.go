@@ -42,6 +42,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 	"github.com/ecr-guard/ecr-guard/internal/registries"
+	"github.com/ecr-guard/ecr-guard/internal/targets"
 )
 
 func main() {
@@ -101,7 +102,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The sweep's resolver and limits, as functions/sweep wires them.
 	clients := registries.New(awsCfg, func(context.Context) (guard.Scope, error) { return scope, nil }, registries.Options{
 		MemberRole: cfg.Rules.MemberRoleName,
-		Accounts:   cfg.TargetAccounts,
 		ECR: func(string, string) []func(*ecr.Options) {
 			if cfg.MaxTPS == 0 {
 				return nil
@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 	})
 	a := &Auditor{
-		Lister:      clients,
+		Lister:      targets.New(awsCfg, clients, scope, cfg.TargetAccounts),
 		Reconciler:  reconcile.New(clients, cfg.Rules, noMetrics{}, time.Now),
 		Partition:   scope.Partition,
 		Concurrency: cfg.Concurrency,

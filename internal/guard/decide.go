@@ -112,7 +112,7 @@ func ChecksFor(eventName string) Checks {
 func IsHandled(eventName string) bool { return slices.Contains(HandledEventNames, eventName) }
 
 // NeedsLifecycle reports whether the lifecycle policy must be read.
-func (r Rules) NeedsLifecycle(c Checks) bool {
+func (r *Rules) NeedsLifecycle(c Checks) bool {
 	return c.Lifecycle && r.LifecycleMode != LifecycleOff
 }
 
@@ -225,20 +225,20 @@ func (p Plan) After(repo Repository) Repository {
 // Decide applies the rules to the live state of one repository. It is pure:
 // the same input always gives the same plan, so repeated or late events
 // cannot make it do more than the live state calls for.
-func (r Rules) Decide(in Input) Plan {
+func (r *Rules) Decide(in Input) Plan {
 	p := Plan{DryRun: r.DryRun, Exemption: r.Exemption(in.Repo.Name, in.Repo.Tags, in.Now)}
 	if in.Event != nil && Predates(*in.Event, in.Repo) {
 		p.Stale = true
 		in.Event = nil // nothing it says is about this repository
 	}
 	if in.Checks.Mutability {
-		r.decideMutability(&p, in)
+		r.decideMutability(&p, &in)
 	}
 	if r.NeedsLifecycle(in.Checks) {
-		r.decideLifecycle(&p, in)
+		r.decideLifecycle(&p, &in)
 	}
 	if in.Event != nil {
-		r.decideExemptionChange(&p, in)
+		r.decideExemptionChange(&p, &in)
 		if r.IsSelf(*in.Event) && len(p.Findings) > 0 {
 			// Anyone able to run code under ecr-guard's role could otherwise
 			// hide behind it: its calls are checked like any other, and one
@@ -280,7 +280,7 @@ func (p Principal) Who() string {
 //   - UntagResource removing the exemption tag of a repository that is
 //     compliant: OBSERVED, so a retry after a failed publish of its revert
 //     still reports it.
-func (r Rules) decideExemptionChange(p *Plan, in Input) {
+func (r *Rules) decideExemptionChange(p *Plan, in *Input) {
 	e, ex := in.Event, p.Exemption
 	add := func(kind Kind, summary string) {
 		p.Findings = append(p.Findings, Finding{Kind: kind, Area: AreaExemption, Summary: summary})
@@ -323,11 +323,11 @@ func (r Rules) decideExemptionChange(p *Plan, in Input) {
 	}
 }
 
-func (r Rules) isExpiryKey(key string) bool {
+func (r *Rules) isExpiryKey(key string) bool {
 	return r.ExemptionExpiresTag != "" && asciiEqualFold(key, r.ExemptionExpiresTag)
 }
 
-func (r Rules) decideMutability(p *Plan, in Input) {
+func (r *Rules) decideMutability(p *Plan, in *Input) {
 	repo := in.Repo
 	current := DescribeMutability(repo.Mutability, repo.ExclusionFilters)
 	if r.MutabilityCompliant(repo.Mutability, repo.ExclusionFilters) {
@@ -366,7 +366,7 @@ func (r Rules) decideMutability(p *Plan, in Input) {
 // requestedNonCompliantMutability reports what the event asked for when that
 // was a non-compliant mutability setting. CreateRepository and
 // CreateRepositoryCreationTemplate default to MUTABLE.
-func (r Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
+func (r *Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
 	if e == nil {
 		return "", false
 	}
@@ -393,7 +393,7 @@ func (r Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
 	return DescribeMutability(m, e.Request.ExclusionFilters), true
 }
 
-func (r Rules) decideLifecycle(p *Plan, in Input) {
+func (r *Rules) decideLifecycle(p *Plan, in *Input) {
 	fix, ok := r.fixLifecycle(in.Repo.Lifecycle)
 	if !ok {
 		if observed := r.observedLifecycleChange(in.Event); observed != "" {
@@ -420,7 +420,7 @@ type lifecycleFix struct {
 
 // fixLifecycle decides how to make the policy compliant with LIFECYCLE_MODE;
 // ok is false when it already is.
-func (r Rules) fixLifecycle(lc Lifecycle) (fix lifecycleFix, ok bool) {
+func (r *Rules) fixLifecycle(lc Lifecycle) (fix lifecycleFix, ok bool) {
 	baseline := func(problem string) (lifecycleFix, bool) {
 		return lifecycleFix{problem: problem, text: r.Baseline.Text(),
 			did: "applied the baseline lifecycle policy", would: "would apply the baseline lifecycle policy"}, true
@@ -454,7 +454,7 @@ func (r Rules) fixLifecycle(lc Lifecycle) (fix lifecycleFix, ok bool) {
 // not). CreateRepository is not one: pipelines that apply the baseline
 // right after creating a repository would get a notice for every new
 // repository.
-func (r Rules) observedLifecycleChange(e *Event) string {
+func (r *Rules) observedLifecycleChange(e *Event) string {
 	again := "; the baseline policy is in place again"
 	if r.LifecycleMode == LifecycleContains {
 		again = "; the baseline rules are in place again"

@@ -95,7 +95,7 @@ type Rules struct {
 
 // IsSelf reports whether the event is a call made with one of ecr-guard's
 // own roles.
-func (r Rules) IsSelf(e Event) bool {
+func (r *Rules) IsSelf(e Event) bool {
 	issuer := e.Principal.IssuerARN
 	if issuer == "" {
 		return false
@@ -110,7 +110,7 @@ func (r Rules) IsSelf(e Event) bool {
 
 // MutabilityCompliant reports whether a mutability setting is allowed:
 // IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION whose every filter is allowlisted.
-func (r Rules) MutabilityCompliant(mutability string, filters []string) bool {
+func (r *Rules) MutabilityCompliant(mutability string, filters []string) bool {
 	switch mutability {
 	case Immutable:
 		return true
@@ -130,7 +130,7 @@ func (r Rules) MutabilityCompliant(mutability string, filters []string) bool {
 // none remain. The filters of MUTABLE_WITH_EXCLUSION name the tags that are
 // immutable, so carrying them over would make exactly those tags mutable:
 // such a repository becomes plain IMMUTABLE.
-func (r Rules) compliantSetting(current string, filters []string) MutabilitySetting {
+func (r *Rules) compliantSetting(current string, filters []string) MutabilitySetting {
 	if current != ImmutableWithExclusion {
 		return MutabilitySetting{Mutability: Immutable}
 	}
@@ -185,13 +185,14 @@ func (e Exemption) Active() bool { return e.Status == ExemptionActive }
 // cannot make an exemption permanent or ambiguous: one that is present but
 // empty, or more than one tag with the expiry key (exemption-expires and
 // Exemption-Expires), is invalid-expiry.
-func (r Rules) Exemption(name string, tags []Tag, now time.Time) Exemption {
-	return r.exemption(r.nameMayBeExempt(name), tags, now)
+func (r *Rules) Exemption(name string, tags []Tag, now time.Time) Exemption {
+	return r.exemption(func() bool { return r.nameMayBeExempt(name) }, tags, now)
 }
 
 // exemption evaluates the exemption rule for a resource whose name (or
-// prefix) may, or may not, be exempt.
-func (r Rules) exemption(nameMayBeExempt bool, tags []Tag, now time.Time) Exemption {
+// prefix) may, or may not, be exempt: nameMayBeExempt is asked only when
+// an exemption tag matches, since most resources carry none.
+func (r *Rules) exemption(nameMayBeExempt func() bool, tags []Tag, now time.Time) Exemption {
 	var e Exemption
 	exempt, expiry := 0, 0
 	for _, t := range tags {
@@ -231,7 +232,7 @@ func (r Rules) exemption(nameMayBeExempt bool, tags []Tag, now time.Time) Exempt
 	switch {
 	case e.Tag == "":
 		e.Status = ExemptionNone
-	case !nameMayBeExempt:
+	case !nameMayBeExempt():
 		e.Status = ExemptionNameNotAllowed
 	case len(e.ExpiryTags) == 0:
 		e.Status = ExemptionActive
@@ -258,16 +259,16 @@ func expiryStatus(value string, now time.Time) ExemptionStatus {
 }
 
 // IsExemptTag reports whether t is one of the allowlisted exemption tags.
-func (r Rules) IsExemptTag(t Tag) bool {
+func (r *Rules) IsExemptTag(t Tag) bool {
 	return slices.ContainsFunc(r.ExemptTags, func(m TagMatcher) bool { return m.Matches(t) })
 }
 
 // isExemptKey reports whether key is the key of an allowlisted exemption tag.
-func (r Rules) isExemptKey(key string) bool {
+func (r *Rules) isExemptKey(key string) bool {
 	return slices.ContainsFunc(r.ExemptTags, func(m TagMatcher) bool { return asciiEqualFold(m.Key, key) })
 }
 
-func (r Rules) nameMayBeExempt(name string) bool {
+func (r *Rules) nameMayBeExempt(name string) bool {
 	if len(r.ExemptRepositoryPatterns) == 0 {
 		return true
 	}

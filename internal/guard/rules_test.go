@@ -14,8 +14,8 @@ const (
 
 var exemptionNow = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
-func exemptionRules() Rules {
-	return Rules{
+func exemptionRules() *Rules {
+	return &Rules{
 		ExemptTags: []TagMatcher{
 			{Key: "environment", Value: "dev"},
 			{Key: "kind", Value: "sandbox"},

@@ -135,7 +135,7 @@ func (p TemplatePlan) Change() TemplateChange {
 }
 
 // RootTemplate is the ROOT template ROOT_TEMPLATE=ensure creates.
-func (r Rules) RootTemplate() Template {
+func (r *Rules) RootTemplate() Template {
 	return Template{
 		Prefix:     RootPrefix,
 		AppliedFor: slices.Clone(r.RootTemplateAppliedFor),
@@ -149,15 +149,16 @@ func (r Rules) RootTemplate() Template {
 // for a repository, since a template's settings are those of every
 // repository ECR will create under its prefix. The ROOT template follows
 // ROOT_TEMPLATE. Pure, like Decide.
-func (r Rules) DecideTemplate(in TemplateInput) TemplatePlan {
+func (r *Rules) DecideTemplate(in TemplateInput) TemplatePlan {
 	root := in.Prefix == RootPrefix
 	if root && r.RootTemplateMode == RootTemplateOff {
 		return TemplatePlan{Plan: Plan{DryRun: r.DryRun}, Ignored: true}
 	}
 	if root && r.RootTemplateMode == RootTemplateReport && !r.DryRun {
 		// Reported, never written: what a dry run would say, saying why.
-		r.DryRun = true
-		p := r.decideTemplate(in, root)
+		report := *r
+		report.DryRun = true
+		p := report.decideTemplate(in, root)
 		for i, f := range p.Findings {
 			if rest, ok := strings.CutPrefix(f.Summary, "dry run: "); ok {
 				p.Findings[i].Summary = "ROOT_TEMPLATE=report, so not changed: " + rest
@@ -168,7 +169,7 @@ func (r Rules) DecideTemplate(in TemplateInput) TemplatePlan {
 	return r.decideTemplate(in, root)
 }
 
-func (r Rules) decideTemplate(in TemplateInput, root bool) TemplatePlan {
+func (r *Rules) decideTemplate(in TemplateInput, root bool) TemplatePlan {
 	if in.Template == nil {
 		return r.decideMissingTemplate(in, root)
 	}
@@ -184,9 +185,9 @@ func (r Rules) decideTemplate(in TemplateInput, root bool) TemplatePlan {
 		Now:      in.Now,
 		Template: true,
 	}
-	r.decideMutability(&p.Plan, repoIn)
+	r.decideMutability(&p.Plan, &repoIn)
 	if r.NeedsLifecycle(repoIn.Checks) {
-		r.decideLifecycle(&p.Plan, repoIn)
+		r.decideLifecycle(&p.Plan, &repoIn)
 	}
 	if root && r.RootTemplateMode == RootTemplateEnsure {
 		for _, a := range r.RootTemplateAppliedFor {
@@ -200,7 +201,7 @@ func (r Rules) decideTemplate(in TemplateInput, root bool) TemplatePlan {
 		}
 	}
 	if in.Event != nil {
-		r.decideExemptionChange(&p.Plan, repoIn)
+		r.decideExemptionChange(&p.Plan, &repoIn)
 		if r.IsSelf(*in.Event) && len(p.Findings) > 0 {
 			p.Findings = append(p.Findings, Finding{Kind: KindObserved, Area: AreaOwnRole,
 				Summary: "the call was made with ecr-guard's own role " + in.Event.Principal.IssuerARN + " and left the template non-compliant: only ecr-guard should use that role; check who can run code under it"})
@@ -213,7 +214,7 @@ func (r Rules) decideTemplate(in TemplateInput, root bool) TemplatePlan {
 // news (repositories under the prefix now get a less specific template's
 // settings, or ECR's defaults: MUTABLE); a missing ROOT template is created
 // under ROOT_TEMPLATE=ensure and reported under report.
-func (r Rules) decideMissingTemplate(in TemplateInput, root bool) TemplatePlan {
+func (r *Rules) decideMissingTemplate(in TemplateInput, root bool) TemplatePlan {
 	p := TemplatePlan{Plan: Plan{DryRun: r.DryRun}}
 	deleted := in.Event != nil && in.Event.Name == EventDeleteRepositoryCreationTemplate
 	fallback := "a less specific template's settings, or ECR's defaults (MUTABLE tags, no lifecycle policy)"
@@ -240,14 +241,14 @@ func (r Rules) decideMissingTemplate(in TemplateInput, root bool) TemplatePlan {
 	return p
 }
 
-func (r Rules) fixKind() Kind {
+func (r *Rules) fixKind() Kind {
 	if r.DryRun {
 		return KindWouldRemediate
 	}
 	return KindRemediated
 }
 
-func (r Rules) dryRunPrefix() string {
+func (r *Rules) dryRunPrefix() string {
 	if r.DryRun {
 		return "dry run: would have "
 	}
@@ -259,11 +260,11 @@ func (r Rules) dryRunPrefix() string {
 // EXEMPT_REPOSITORY_PATTERNS (every repository name under it matches), so
 // the template and the repositories it creates, which carry the same tags,
 // agree. The ROOT template is never exempt: it shapes every repository.
-func (r Rules) TemplateExemption(prefix string, tags []Tag, now time.Time) Exemption {
-	return r.exemption(prefix != RootPrefix && r.prefixMayBeExempt(prefix), tags, now)
+func (r *Rules) TemplateExemption(prefix string, tags []Tag, now time.Time) Exemption {
+	return r.exemption(func() bool { return prefix != RootPrefix && r.prefixMayBeExempt(prefix) }, tags, now)
 }
 
-func (r Rules) prefixMayBeExempt(prefix string) bool {
+func (r *Rules) prefixMayBeExempt(prefix string) bool {
 	if len(r.ExemptRepositoryPatterns) == 0 {
 		return true
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/scenario"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
+	"github.com/ecr-guard/ecr-guard/internal/targets"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
@@ -214,7 +215,7 @@ func TestEventPathAndSweepAgree(t *testing.T) {
 			r = newRig(t)
 			rec = reconcile.New(reconcile.One{Repositories: r.repos}, r.cfg.Rules, r.emf, time.Now)
 			clients := registries.New(r.via, func(context.Context) (guard.Scope, error) { return scenario.Scope, nil }, registries.Options{})
-			sweeper := sweep.New(clients, rec, notify.New(r.pub, r.emf), noNextLink{}, r.emf, r.log, sweep.Options{Scope: scenario.Scope})
+			sweeper := sweep.New(targets.New(r.via, clients, scenario.Scope, nil), rec, notify.New(r.pub, r.emf), noNextLink{}, r.emf, r.log, sweep.Options{Scope: scenario.Scope})
 			bySweep := r.run(t, sc, checks, func() {
 				if res, err := sweeper.Handle(context.Background(), sweep.Payload{}); err != nil || res.Status != sweep.StatusComplete {
 					t.Fatalf("sweep %+v: %v", res, err)

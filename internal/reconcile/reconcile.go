@@ -180,7 +180,7 @@ func (r *Reconciler) Flush(ctx context.Context) {
 }
 
 // Rules are the rules the step applies.
-func (r *Reconciler) Rules() guard.Rules { return r.rules }
+func (r *Reconciler) Rules() *guard.Rules { return &r.rules }
 
 // Reconcile runs the step for one repository. It counts each finding of a
 // Done or Failed outcome in the finding's metric.

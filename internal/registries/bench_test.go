@@ -24,6 +24,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/scenario"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
+	"github.com/ecr-guard/ecr-guard/internal/targets"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
@@ -110,18 +111,18 @@ func BenchmarkSweepOrganization(b *testing.B) {
 	for _, n := range []int{5, 10, orgAccounts} {
 		b.Run(fmt.Sprintf("accounts=%d", n), func(b *testing.B) {
 			swept := accounts[:n]
-			targets := len(swept) * len(regions)
-			repos := targets * reposPerTarget
+			nTargets := len(swept) * len(regions)
+			repos := nTargets * reposPerTarget
 			var sweeps, ecrCalls, assumed int
 			ops := map[string]int{}
 			for b.Loop() {
 				b.StopTimer()
-				breakOrganization(b, registry[:targets])
+				breakOrganization(b, registry[:nTargets])
 				// A cold Resolver: no credentials cached from the last sweep.
 				resolver := registries.New(via, func(context.Context) (guard.Scope, error) { return scope, nil },
-					registries.Options{MemberRole: "ecr-guard-member", Accounts: swept})
+					registries.Options{MemberRole: "ecr-guard-member"})
 				emf := metrics.NewEMF(io.Discard, "sweep", time.Now)
-				s := sweep.New(resolver, reconcile.New(resolver, cfg.Rules, emf, time.Now),
+				s := sweep.New(targets.New(via, resolver, scope, swept), reconcile.New(resolver, cfg.Rules, emf, time.Now),
 					notify.New(snspub.New(sns.NewFromConfig(via), cfg.TopicARN), emf),
 					oneLink{}, emf, discard, sweep.Options{Scope: scope})
 				proxy.Reset()
@@ -149,8 +150,8 @@ func BenchmarkSweepOrganization(b *testing.B) {
 			b.ReportMetric(wall, "s/sweep")
 			b.ReportMetric(float64(repos)/wall, "repos/s")
 			b.ReportMetric(float64(ecrCalls)/float64(sweeps*repos), "ecr-calls/repo")
-			b.ReportMetric(float64(assumed)/float64(sweeps*targets), "assume-role/target")
-			b.Logf("%d targets, %d repositories, %d sweep(s): ECR calls %v", targets, repos, sweeps, ops)
+			b.ReportMetric(float64(assumed)/float64(sweeps*nTargets), "assume-role/target")
+			b.Logf("%d targets, %d repositories, %d sweep(s): ECR calls %v", nTargets, repos, sweeps, ops)
 		})
 	}
 }

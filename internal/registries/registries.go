@@ -4,21 +4,19 @@
 // anywhere else, assumed with STS AssumeRole (session name ecr-guard).
 // Credentials are cached per account until shortly before they expire;
 // clients per account and region live for the warm container. A cold start
-// assumes nothing. It also tells the sweep which registries to cover.
+// assumes nothing. For the sweep it lists a registry's repositories and
+// templates; which registries, package targets tells.
 package registries
 
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -41,9 +39,6 @@ type Options struct {
 	// MemberRole is the role assumed in other accounts (MEMBER_ROLE_NAME);
 	// empty means the function acts in its own account only.
 	MemberRole string
-	// Accounts are the accounts the sweep covers (TARGET_ACCOUNTS); empty
-	// means every ACTIVE account of the organization.
-	Accounts []string
 	// ECR configures every ECR client made, e.g. a rate limit per account
 	// and region for the sweep (ECR's quotas are per account and region).
 	ECR func(account, region string) []func(*ecr.Options)
@@ -53,7 +48,6 @@ type Options struct {
 type Resolver struct {
 	cfg   aws.Config
 	sts   *sts.Client
-	org   *organizations.Client
 	scope func(context.Context) (guard.Scope, error)
 	opt   Options
 
@@ -67,7 +61,7 @@ type Resolver struct {
 // callerid.Resolver.Scope).
 func New(cfg aws.Config, scope func(context.Context) (guard.Scope, error), opt Options) *Resolver {
 	return &Resolver{
-		cfg: cfg, sts: sts.NewFromConfig(cfg), org: organizations.NewFromConfig(cfg), scope: scope, opt: opt,
+		cfg: cfg, sts: sts.NewFromConfig(cfg), scope: scope, opt: opt,
 		creds: map[string]*aws.CredentialsCache{}, clients: map[[2]string]*ecrrepo.Client{}, hubs: map[[2]string]*securityhub.Client{},
 	}
 }
@@ -173,53 +167,4 @@ func (r *Resolver) ListTemplates(ctx context.Context, t sweep.Target) ([]guard.T
 		return nil, err
 	}
 	return c.Templates(ctx)
-}
-
-// Targets are the registries a sweep covers, as (account, region) pairs in
-// a stable order: the function's own account, or the organization's
-// accounts (TARGET_ACCOUNTS, else every ACTIVE one, paged), in each of its
-// regions.
-func (r *Resolver) Targets(ctx context.Context) ([]sweep.Target, error) {
-	own, err := r.scope(ctx)
-	if err != nil {
-		return nil, err
-	}
-	accounts := []string{own.Account}
-	if own.Organization {
-		if accounts, err = r.accounts(ctx); err != nil {
-			return nil, err
-		}
-	}
-	regions := own.Regions
-	if len(regions) == 0 {
-		regions = []string{own.Region}
-	}
-	var targets []sweep.Target
-	for _, a := range accounts {
-		for _, region := range regions {
-			targets = append(targets, sweep.Target{Account: a, Region: region})
-		}
-	}
-	return targets, nil
-}
-
-func (r *Resolver) accounts(ctx context.Context) ([]string, error) {
-	if len(r.opt.Accounts) > 0 {
-		return slices.Sorted(slices.Values(r.opt.Accounts)), nil
-	}
-	var accounts []string
-	pages := organizations.NewListAccountsPaginator(r.org, &organizations.ListAccountsInput{})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("organizations ListAccounts: %w", awsfail.Classify(err))
-		}
-		for _, a := range out.Accounts {
-			if a.Status == orgtypes.AccountStatusActive {
-				accounts = append(accounts, aws.ToString(a.Id))
-			}
-		}
-	}
-	slices.Sort(accounts)
-	return accounts, nil
 }

@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/ecr-guard/ecr-guard/internal/config"
@@ -26,6 +24,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/scenario"
 	"github.com/ecr-guard/ecr-guard/internal/snspub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
+	"github.com/ecr-guard/ecr-guard/internal/targets"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
@@ -79,9 +78,9 @@ func TestSweepOfAnOrganization(t *testing.T) {
 	scope := guard.Scope{Partition: "aws", Account: "123456789012", Region: "us-east-1", Organization: true, Regions: regions}
 	via := moto.AWSConfig(t, proxy.URL())
 	resolver := registries.New(via, func(context.Context) (guard.Scope, error) { return scope, nil },
-		registries.Options{MemberRole: "ecr-guard-member", Accounts: accounts})
+		registries.Options{MemberRole: "ecr-guard-member"})
 	emf := metrics.NewEMF(io.Discard, "sweep", time.Now)
-	s := sweep.New(resolver, reconcile.New(resolver, cfg.Rules, emf, time.Now), notify.New(snspub.New(sns.NewFromConfig(via), cfg.TopicARN), emf),
+	s := sweep.New(targets.New(via, resolver, scope, accounts), reconcile.New(resolver, cfg.Rules, emf, time.Now), notify.New(snspub.New(sns.NewFromConfig(via), cfg.TopicARN), emf),
 		oneLink{}, emf, slog.New(slog.NewJSONHandler(io.Discard, nil)), sweep.Options{Scope: scope})
 
 	res, err := s.Handle(ctx, sweep.Payload{})
@@ -140,49 +139,5 @@ func TestSweepOfAnOrganization(t *testing.T) {
 	}
 	if len(named) != 8 || !named["222222222222 eu-west-1 team/second"] {
 		t.Errorf("changed %v, want every fixed repository named with its account and region", named)
-	}
-}
-
-// Without TARGET_ACCOUNTS the targets are the organization's ACTIVE
-// accounts, from moto's Organizations.
-func TestTargetsAreTheOrganizationsAccounts(t *testing.T) {
-	moto := testenv.StartMoto(t)
-	cfg := moto.AWSConfig(t, moto.URL())
-	org := organizations.NewFromConfig(cfg)
-	ctx := context.Background()
-	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{}); err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, name := range []string{"dev", "prod"} {
-		out, err := org.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(name), Email: aws.String(name + "@example.com")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, aws.ToString(out.CreateAccountStatus.AccountId))
-	}
-	want = append(want, "123456789012") // the management account
-	slices.Sort(want)
-	scope := guard.Scope{Partition: "aws", Account: "123456789012", Region: "us-east-1", Organization: true, Regions: regions}
-	r := registries.New(cfg, func(context.Context) (guard.Scope, error) { return scope, nil }, registries.Options{MemberRole: "ecr-guard-member"})
-	targets, err := r.Targets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, tg := range targets {
-		if tg.Region == "us-east-1" {
-			got = append(got, tg.Account)
-		}
-	}
-	if len(targets) != 2*len(want) || !slices.Equal(got, want) {
-		t.Fatalf("targets %v, want %v in each of %v", targets, want, regions)
-	}
-
-	single := registries.New(cfg, func(context.Context) (guard.Scope, error) {
-		return guard.Scope{Partition: "aws", Account: "123456789012", Region: "us-east-1"}, nil
-	}, registries.Options{})
-	if targets, err := single.Targets(ctx); err != nil || !slices.Equal(targets, []sweep.Target{{Account: "123456789012", Region: "us-east-1"}}) {
-		t.Fatalf("one account: %v, %v", targets, err)
 	}
 }

@@ -144,7 +144,7 @@ func (h *Handler) report(ctx context.Context, log *slog.Logger, ev guard.Event, 
 	if err != nil {
 		log.Warn("could not read the repository creation templates for the notice", "error", err.Error(), "error_code", fault.Code(err))
 	}
-	msg := notice.ForEvent(notice.EventInput{Event: &ev, Region: key.Region, Checks: o.Read, Before: o.Repo, Plan: o.Plan, Rules: h.rec.Rules(), Pushed: o.Pushed, Shaping: shaping})
+	msg := notice.ForEvent(notice.EventInput{Event: &ev, Region: key.Region, Checks: o.Read, Before: o.Repo, Plan: o.Plan, Rules: *h.rec.Rules(), Pushed: o.Pushed, Shaping: shaping})
 	if o.Pushed != nil && o.Pushed.Error != "" {
 		log.Warn("could not list images pushed while tags were mutable", "error", o.Pushed.Error)
 	}
@@ -184,7 +184,7 @@ func (h *Handler) handleTemplate(ctx context.Context, log *slog.Logger, scope gu
 		if tmpl == nil {
 			tmpl = &guard.Template{Prefix: ev.Template, AppliedFor: ev.Request.AppliedFor}
 		}
-		msg := notice.ForEvent(notice.EventInput{Event: &ev, Account: key.Registry, Region: key.Region, Checks: guard.ChecksFor(ev.Name), Template: tmpl, Plan: o.Plan.Plan, Rules: h.rec.Rules()})
+		msg := notice.ForEvent(notice.EventInput{Event: &ev, Account: key.Registry, Region: key.Region, Checks: guard.ChecksFor(ev.Name), Template: tmpl, Plan: o.Plan.Plan, Rules: *h.rec.Rules()})
 		return h.publish(ctx, log, msg, o.Status, o.Err, "template "+ev.Template)
 	case o.Plan.Ignored:
 		return h.skip(log, skipNotApplicable, "skipped: ROOT_TEMPLATE=off leaves the ROOT template alone")

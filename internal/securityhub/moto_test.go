@@ -26,6 +26,7 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/registries"
 	"github.com/ecr-guard/ecr-guard/internal/securityhub"
 	"github.com/ecr-guard/ecr-guard/internal/sweep"
+	"github.com/ecr-guard/ecr-guard/internal/targets"
 	"github.com/ecr-guard/ecr-guard/internal/testenv"
 )
 
@@ -303,7 +304,7 @@ func TestSweepFindingsInMoto(t *testing.T) {
 	}
 	m := metrics.NewEMF(io.Discard, "ecr-guard-sweep", time.Now)
 	rec := reconcile.New(w.res, w.rules, m, time.Now).WithFindings(w.pub)
-	s := sweep.New(w.res, rec, notify.New(nopNotices{}, m), nopContinuer{}, m, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	s := sweep.New(targets.New(w.direct, w.res, scope, nil), rec, notify.New(nopNotices{}, m), nopContinuer{}, m, slog.New(slog.NewTextHandler(io.Discard, nil)),
 		sweep.Options{Scope: scope, Now: time.Now})
 	res, err := s.Handle(context.Background(), sweep.Payload{})
 	if err != nil {

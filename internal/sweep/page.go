@@ -164,7 +164,7 @@ func (s *Sweeper) visit(ctx context.Context, dryRun bool, t Target, repo guard.R
 	o.change = change(t, repo.Name, plan)
 	if res.Status == reconcile.Failed {
 		// A FAILED notice of its own, as on the event path.
-		msg := notice.ForEvent(notice.EventInput{Region: key.Region, Checks: res.Read, Before: res.Repo, Plan: plan, Rules: s.rec.Rules()})
+		msg := notice.ForEvent(notice.EventInput{Region: key.Region, Checks: res.Read, Before: res.Repo, Plan: plan, Rules: *s.rec.Rules()})
 		log().Error("sweep of the repository failed", "error", res.Err.Error(), "error_code", fault.Code(res.Err), "retryable", false, "kind", msg.Attributes["kind"])
 		_, _ = s.notices.Send(ctx, log(), msg) // an unpublished notice is logged in full by Send
 		return o

@@ -97,7 +97,7 @@ func (s *Sweeper) visitTemplate(ctx context.Context, st *state, t Target, req re
 		if tmpl == nil {
 			tmpl = &guard.Template{Prefix: prefix}
 		}
-		msg := notice.ForEvent(notice.EventInput{Account: t.Account, Region: t.Region, Checks: checks, Template: tmpl, Plan: plan.Plan, Rules: s.rec.Rules()})
+		msg := notice.ForEvent(notice.EventInput{Account: t.Account, Region: t.Region, Checks: checks, Template: tmpl, Plan: plan.Plan, Rules: *s.rec.Rules()})
 		log.Error("sweep of the template failed", "error", res.Err.Error(), "error_code", fault.Code(res.Err), "retryable", false, "kind", msg.Attributes["kind"])
 		_, _ = s.notices.Send(ctx, log, msg) // an unpublished notice is logged in full by Send
 		return o

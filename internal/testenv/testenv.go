@@ -76,6 +76,27 @@ func ModuleRoot(tb T) string {
 	}
 }
 
+// Deps lists the packages pkg (e.g. "./functions/remediate") links, as
+// go list -deps run in the module root sees them.
+func Deps(tb T, pkg string) []string {
+	tb.Helper()
+	cmd := exec.Command("go", "list", "-deps", pkg)
+	cmd.Dir = ModuleRoot(tb)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		tb.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) == 0 {
+		tb.Fatalf("go list -deps %s listed nothing", pkg)
+	}
+	return deps
+}
+
 // Buffer is a bytes.Buffer safe for concurrent writes and reads: the
 // function's log or EMF output in a test, or a child process's output.
 type Buffer struct {
