@@ -237,7 +237,9 @@ func (s *Sweeper) Handle(ctx context.Context, p Payload) (res Result, err error)
 	begin := s.opt.Now()
 	st, err := s.state(ctx, p, begin)
 	if err != nil {
-		s.log.Error("sweep rejected its input", "error", err.Error())
+		// A malformed continuation, or targets that cannot be listed: the
+		// link fails (SweepErrorsAlarm); nothing is read or written.
+		s.log.Error("sweep link could not start", "error", err.Error(), "error_code", fault.Code(err), "retryable", fault.Retryable(err))
 		return Result{}, err
 	}
 

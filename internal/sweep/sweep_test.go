@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/metrics"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
+	"github.com/ecr-guard/ecr-guard/internal/notify"
+	"github.com/ecr-guard/ecr-guard/internal/reconcile"
 )
 
 func seedFake(f *fakeECR, plan []seeded) {
@@ -282,6 +286,34 @@ func TestListFailures(t *testing.T) {
 	if doc.Severity != "CRITICAL" || len(doc.FailedTargets) != 1 || doc.FailedTargets[0].Account != "123456789012" ||
 		!strings.Contains(doc.FailedTargets[0].Error, "AccessDenied") {
 		t.Fatalf("digest %+v", doc)
+	}
+}
+
+// unlisted is a sweep's lister whose targets cannot be listed (the
+// organization's ListAccounts refused).
+type unlisted struct{ single }
+
+func (unlisted) Targets(context.Context) ([]Target, error) {
+	return nil, fmt.Errorf("organizations ListAccounts: %w", apiError("AccessDeniedException"))
+}
+
+// Targets that cannot be listed fail the link, logged with the error's
+// code: no repository is read, nothing is published or continued.
+func TestUnlistedTargetsFailTheLink(t *testing.T) {
+	f := newFixture(t, 5, testRules(t), Options{})
+	seedFake(f.ecr, seedPlan(10, nil))
+	emf := metrics.NewEMF(f.emf, "ecr-guard-sweep", f.clock.Now)
+	log := slog.New(slog.NewJSONHandler(f.logs, nil))
+	s := New(unlisted{single{f.ecr}}, reconcile.New(reconcile.One{Repositories: f.ecr}, testRules(t), emf, f.clock.Now), notify.New(f.pub, emf), f.next, emf, log,
+		Options{Scope: guard.Scope{Partition: "aws", Account: "123456789012", Region: "us-east-1", Organization: true}, Now: f.clock.Now})
+	if res, err := s.Handle(context.Background(), Payload{}); err == nil || !strings.Contains(err.Error(), "ListAccounts") {
+		t.Fatalf("Handle = %+v, %v; want the listing's error", res, err)
+	}
+	if len(f.ecr.calls) != 0 || len(f.pub.sent) != 0 || len(f.next.payloads) != 0 {
+		t.Errorf("an unlisted sweep made ECR calls %v, published %d notices, continued %d times", f.ecr.calls, len(f.pub.sent), len(f.next.payloads))
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"sweep link could not start"`) || !strings.Contains(f.logs.String(), `"error_code":"AccessDeniedException"`) {
+		t.Errorf("log does not say the link could not start, with the code:\n%s", f.logs.String())
 	}
 }
 
