@@ -159,7 +159,8 @@ type Payload struct {
 // PageToken points at ("" for the first page). After names the last
 // repository finished before it; when the page still holds that name the
 // link resumes right after it, so a repository deleted or created earlier
-// in the page in the meantime does not shift the position.
+// in the page in the meantime does not shift the position. When that very
+// repository is gone, the page is swept again from its start.
 type Position struct {
 	Target    int    `json:"target,omitempty"` // index in the chain's targets
 	PageToken string `json:"pageToken,omitempty"`
@@ -305,8 +306,11 @@ func (s *Sweeper) lanes(targets int) int {
 
 // runLane sweeps lane's target page by page, then the next target not yet
 // started, until none is left (the lane's target becomes -1) or the
-// deadline margin stops it (it reports stopped). A listing throttled past
-// the SDK's retries is returned: the link fails and Lambda retries it.
+// deadline margin stops it (it reports stopped). A listing that fails,
+// even throttled past the SDK's retries, fails only its target: named in
+// the digest, the sweep goes on, so one registry (a member that floods its
+// own ECR quota, which the member role shares) cannot hold up the others.
+// Only a link out of time returns its error: Lambda retries the link.
 func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane, workers int, stop func() bool) (bool, error) {
 	for {
 		pos := st.lane(lane)
@@ -323,14 +327,15 @@ func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane
 			st.setLane(lane, pos)
 		}
 		switch {
-		case err != nil && fault.Retryable(err):
-			log.Error("sweep link failed: could not list repositories", "error", err.Error(), "error_code", fault.Code(err),
-				"retryable", true, "account", t.Account, "region", t.Region, "page_token", pos.PageToken)
+		case err != nil && ctx.Err() != nil:
+			log.Error("sweep link failed: out of time listing repositories", "error", err.Error(), "account", t.Account, "region", t.Region)
 			return false, err
 		case err != nil:
-			// Refused for good (the member role cannot be assumed, the
-			// listing is denied): named in the digest, and the sweep goes on.
-			log.Error("sweep of a target failed", "error", err.Error(), "error_code", fault.Code(err), "account", t.Account, "region", t.Region)
+			// Refused (the member role cannot be assumed, the listing is
+			// denied) or throttled past the SDK's retries: named in the
+			// digest, and the sweep goes on.
+			log.Error("sweep of a target failed", "error", err.Error(), "error_code", fault.Code(err), "retryable", fault.Retryable(err),
+				"account", t.Account, "region", t.Region, "page_token", pos.PageToken)
 			s.metrics.Count(metrics.Failed, "TARGET", 1)
 			st.failTarget(FailedTarget{Target: t, Error: err.Error()})
 			st.advance(lane)

@@ -146,3 +146,42 @@ func TestLanesCoverEveryTargetOnce(t *testing.T) {
 		t.Errorf("changed list without accounts and regions: %v", named)
 	}
 }
+
+// A member that floods its own ECR quota (which the member role shares)
+// throttles ecr-guard's listing of it past the SDK's retries: that target
+// is named in the digest and every other target is still swept, in the
+// same link; before, the link failed, and so did Lambda's retries of it,
+// and no target after the throttled one was ever swept.
+func TestAThrottledMemberDoesNotHoldUpTheOthers(t *testing.T) {
+	f := newFixture(t, 7, testRules(t), Options{})
+	org := &fakeOrg{regs: map[Target]*fakeECR{}, refused: map[Target]error{}, second: make(chan struct{})}
+	close(org.second) // one lane: no listing waits for another
+	plan := seedPlan(5, map[string]int{"mutable": 1})
+	for _, account := range []string{"111111111111", "222222222222", "333333333333"} {
+		tg := Target{Account: account, Region: "us-east-1"}
+		org.targets = append(org.targets, tg)
+		reg := newFakeECR(7)
+		reg.target = tg
+		seedFake(reg, plan)
+		org.regs[tg] = reg
+	}
+	org.regs[org.targets[0]].listErr = apiError("ThrottlingException")
+	emf := metrics.NewEMF(f.emf, "ecr-guard-sweep", f.clock.Now)
+	scope := guard.Scope{Partition: "aws", Account: "999999999999", Region: "us-east-1", Organization: true}
+	f.s = New(org, reconcile.New(org, testRules(t), emf, f.clock.Now), notify.New(f.pub, emf), f.next, emf, slog.New(slog.NewJSONHandler(f.logs, nil)),
+		Options{Concurrency: 2, Scope: scope, Now: f.clock.Now})
+	res, err := f.s.Handle(context.Background(), Payload{})
+	if err != nil || res.Status != StatusComplete {
+		t.Fatalf("Handle = %+v, %v", res, err)
+	}
+	for _, tg := range org.targets[1:] {
+		if r := org.regs[tg].repo(plan[0].repoName); r.Mutability != guard.Immutable {
+			t.Errorf("%s: %s still %s", tg.Account, plan[0].repoName, r.Mutability)
+		}
+	}
+	_, doc := digest(t, f.pub)
+	if len(doc.FailedTargets) != 1 || doc.FailedTargets[0].Account != "111111111111" || !strings.Contains(doc.FailedTargets[0].Error, "ThrottlingException") ||
+		doc.Severity != "CRITICAL" || doc.Counts.Remediated != 2*len(plan) {
+		t.Errorf("digest: failed targets %+v, severity %s, counts %+v; want the throttled member named and the two others fixed", doc.FailedTargets, doc.Severity, doc.Counts)
+	}
+}

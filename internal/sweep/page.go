@@ -17,12 +17,13 @@ import (
 )
 
 // resumeIndex is where to start in page: right after pos.After when the
-// page still holds it, else pos.Index (clamped to the page).
+// page still holds it; at its start when After is gone (deleted between
+// links: the page has shifted by an unknown amount, and Index could skip a
+// repository not yet swept; sweeping some again only repeats idempotent
+// work); else pos.Index (clamped to the page).
 func resumeIndex(page []guard.Repository, pos Position) int {
 	if pos.After != "" {
-		if i := slices.IndexFunc(page, func(r guard.Repository) bool { return r.Name == pos.After }); i >= 0 {
-			return i + 1
-		}
+		return slices.IndexFunc(page, func(r guard.Repository) bool { return r.Name == pos.After }) + 1
 	}
 	return min(max(pos.Index, 0), len(page))
 }

@@ -263,29 +263,34 @@ func TestFailuresDoNotStopTheSweep(t *testing.T) {
 	}
 }
 
-// A listing that is throttled past the SDK's retries fails the link
-// (Lambda retries it from its payload); one refused for good names the
-// registry in a CRITICAL digest, and the sweep goes on.
+// A listing that fails, refused for good or throttled past the SDK's
+// retries, names the registry in a CRITICAL digest with its error code, and
+// the sweep goes on (TestAThrottledMemberDoesNotHoldUpTheOthers); only a
+// link out of time fails, for Lambda to retry.
 func TestListFailures(t *testing.T) {
-	f := newFixture(t, 5, testRules(t), Options{})
-	f.ecr.listErr = apiError("ThrottlingException")
-	if _, err := f.s.Handle(context.Background(), Payload{}); err == nil || !strings.Contains(err.Error(), "Throttling") {
-		t.Fatalf("err = %v", err)
-	}
-	if len(f.pub.sent) != 0 || len(f.next.payloads) != 0 {
-		t.Errorf("a throttled listing published %d notices and continued %d times", len(f.pub.sent), len(f.next.payloads))
+	for _, code := range []string{"AccessDeniedException", "ThrottlingException"} {
+		f := newFixture(t, 5, testRules(t), Options{})
+		f.ecr.listErr = apiError(code)
+		res, err := f.s.Handle(context.Background(), Payload{})
+		if err != nil || res.Status != StatusComplete {
+			t.Fatalf("%s: Handle = %+v, %v", code, res, err)
+		}
+		_, doc := digest(t, f.pub)
+		if doc.Severity != "CRITICAL" || len(doc.FailedTargets) != 1 || doc.FailedTargets[0].Account != "123456789012" ||
+			!strings.Contains(doc.FailedTargets[0].Error, code) {
+			t.Fatalf("%s: digest %+v", code, doc)
+		}
 	}
 
-	f = newFixture(t, 5, testRules(t), Options{})
-	f.ecr.listErr = apiError("AccessDeniedException")
-	res, err := f.s.Handle(context.Background(), Payload{})
-	if err != nil || res.Status != StatusComplete {
-		t.Fatalf("Handle = %+v, %v", res, err)
+	f := newFixture(t, 5, testRules(t), Options{})
+	f.ecr.listErr = fmt.Errorf("list: %w", context.DeadlineExceeded)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the link is out of time
+	if _, err := f.s.Handle(ctx, Payload{}); err == nil {
+		t.Fatal("a link out of time while listing succeeded; want it to fail for Lambda to retry")
 	}
-	_, doc := digest(t, f.pub)
-	if doc.Severity != "CRITICAL" || len(doc.FailedTargets) != 1 || doc.FailedTargets[0].Account != "123456789012" ||
-		!strings.Contains(doc.FailedTargets[0].Error, "AccessDenied") {
-		t.Fatalf("digest %+v", doc)
+	if len(f.pub.sent) != 0 || len(f.next.payloads) != 0 {
+		t.Errorf("a link out of time published %d notices and continued %d times", len(f.pub.sent), len(f.next.payloads))
 	}
 }
 
@@ -488,6 +493,48 @@ func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
 	_, doc := digest(t, f.pub)
 	if !doc.DryRun || doc.Counts.Scanned != 40 || doc.Counts.Remediated != 40 {
 		t.Errorf("digest %+v", doc)
+	}
+}
+
+// When the repository a link finished last is itself deleted before the
+// next link, the page has shifted by an unknown amount: the next link sweeps
+// the page again from its start rather than skip a repository (before, it
+// resumed at the old index, one past the first repository not started).
+func TestResumeWhenTheLastFinishedRepositoryIsGone(t *testing.T) {
+	f := newFixture(t, 100, testRules(t), Options{Concurrency: 1})
+	f.ecr.onCall = func(op, _ string) {
+		if op == "Lifecycle" {
+			f.clock.Advance(time.Second)
+		}
+	}
+	plan := seedPlan(40, map[string]int{"mutable": 1})
+	seedFake(f.ecr, plan)
+	ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(20*time.Second))
+	defer cancel()
+	res, err := f.s.Handle(ctx, Payload{})
+	if err != nil || res.Status != StatusContinued {
+		t.Fatalf("first link: %+v, %v", res, err)
+	}
+	finished := res.Scanned
+	f.ecr.remove(plan[finished-1].repoName)
+	f.ecr.onCall = nil
+	if _, err := f.s.Handle(context.Background(), f.next.payloads[0]); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range plan {
+		if i == finished-1 {
+			continue // deleted
+		}
+		if got := f.ecr.repo(s.repoName); got.Mutability != guard.Immutable {
+			t.Errorf("%s (index %d; the first link finished %d) is still %s: skipped", s.repoName, i, finished, got.Mutability)
+		}
+		most := 1
+		if i < finished {
+			most = 2 // finished by the first link, swept again with its page
+		}
+		if n := f.ecr.perRepo[s.repoName]["Lifecycle"]; n < 1 || n > most {
+			t.Errorf("%s evaluated %d times, want 1 to %d", s.repoName, n, most)
+		}
 	}
 }
 

@@ -74,7 +74,7 @@ func (r *Registries) organizationAccounts(ctx context.Context) ([]string, error)
 			return nil, fmt.Errorf("organizations ListAccounts: %w", awsfail.Classify(err))
 		}
 		for _, a := range out.Accounts {
-			if a.Status == orgtypes.AccountStatusActive {
+			if active(a) {
 				accounts = append(accounts, aws.ToString(a.Id))
 			}
 		}
@@ -87,4 +87,14 @@ func (r *Registries) organizationAccounts(ctx context.Context) ([]string, error)
 	}
 	slices.Sort(accounts)
 	return accounts, nil
+}
+
+// active reports whether a is ACTIVE. Organizations retires the account's
+// Status (from September 9, 2026, its API reference says) for State, so
+// State decides and Status counts only when State is absent.
+func active(a orgtypes.Account) bool {
+	if a.State != "" {
+		return a.State == orgtypes.AccountStateActive
+	}
+	return a.Status == orgtypes.AccountStatusActive
 }

@@ -2,6 +2,9 @@ package targets_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -134,5 +137,38 @@ func TestARefusedOrEmptyAccountListIsAnError(t *testing.T) {
 	}
 	if got, err := lister.Targets(context.Background()); err == nil || !strings.Contains(err.Error(), "no ACTIVE account") {
 		t.Errorf("no organization: targets %v, error %v; want an error", got, err)
+	}
+}
+
+// Organizations retires the account's Status for State. moto 5.2.1 answers
+// both, so this test serves ListAccounts itself, in its JSON 1.1 wire
+// format, with the shapes moto does not produce: State alone (Status
+// retired), State and Status disagreeing (State decides), and Status alone
+// (before State existed).
+func TestActiveIsTheAccountsState(t *testing.T) {
+	accounts := `[
+		{"Id": "111111111111", "State": "ACTIVE"},
+		{"Id": "222222222222", "State": "SUSPENDED", "Status": "ACTIVE"},
+		{"Id": "333333333333", "Status": "ACTIVE"},
+		{"Id": "444444444444", "State": "PENDING_CLOSURE"},
+		{"Id": "555555555555", "State": "CLOSED", "Status": "SUSPENDED"},
+		{"Id": "666666666666", "Status": "SUSPENDED"}
+	]`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if target := r.Header.Get("X-Amz-Target"); target != "AWSOrganizationsV20161128.ListAccounts" {
+			http.Error(w, "unexpected "+target, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		fmt.Fprintf(w, `{"Accounts": %s}`, accounts)
+	}))
+	defer srv.Close()
+	scope := guard.Scope{Partition: "aws", Account: "111111111111", Region: "us-east-1", Organization: true}
+	got, err := newRegistries(t, srv.URL, scope, nil).Targets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"111111111111", "333333333333"}; !slices.Equal(accountsIn(got, "us-east-1"), want) {
+		t.Errorf("targets %v, want the accounts %v", got, want)
 	}
 }
