@@ -42,12 +42,8 @@ func (c Config) Organization() bool { return c.Rules.MemberRoleName != "" }
 // the count, at every cold start).
 var ecrFilterPattern = regexp.MustCompile(`^[0-9a-zA-Z._*-]+$`)
 
-// Patterns of IAM role names, region names and account ids.
-var (
-	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]+$`) // and 1 to 64 long
-	regionPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-	accountPattern  = regexp.MustCompile(`^\d{12}$`)
-)
+// The pattern of IAM role names (and 1 to 64 long).
+var roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]+$`)
 
 // Load parses the environment through getenv (os.Getenv in production).
 // The error names the variable at fault.
@@ -112,7 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.TargetRegions = splitList(getenv("TARGET_REGIONS"))
 	for _, r := range c.TargetRegions {
-		if !regionPattern.MatchString(r) {
+		if !guard.ValidRegion(r) {
 			bad("TARGET_REGIONS", fmt.Errorf("%q is not an AWS region name", r))
 		}
 	}
@@ -223,7 +219,7 @@ func LoadSweep(getenv func(string) string) (SweepConfig, error) {
 	}
 	s.TargetAccounts = splitList(getenv("TARGET_ACCOUNTS"))
 	for _, a := range s.TargetAccounts {
-		if !accountPattern.MatchString(a) {
+		if !guard.ValidAccount(a) {
 			errs = append(errs, fmt.Errorf("TARGET_ACCOUNTS: %q is not a 12-digit account id", a))
 		}
 	}

@@ -1,9 +1,23 @@
 package guard
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 )
+
+// The forms of an AWS account id and a region name (us-east-1,
+// us-gov-west-1), for what configuration or a sweep's continuation names.
+var (
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+)
+
+// ValidAccount reports whether s is an AWS account id: 12 digits.
+func ValidAccount(s string) bool { return accountPattern.MatchString(s) }
+
+// ValidRegion reports whether s has the form of an AWS region name.
+func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
 
 // Scope is where ecr-guard may act. For one account (the default) that is
 // the account and region it runs in. For an organization (MEMBER_ROLE_NAME

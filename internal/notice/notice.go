@@ -89,6 +89,7 @@ const (
 	capExemption     = 400  // the exemption tag, key=value
 	capSummary       = 1024 // one action's summary (it may quote an AWS error or an ARN)
 	capRootDetail    = 300  // what is wrong with a ROOT template, in the sweep report
+	capRegistry      = 64   // an account id or a region, as a sweep's continuation carries them
 	capLine          = 4096 // one line of the text report built from the request
 )
 

@@ -291,6 +291,7 @@ func SweepSeverity(c SweepCounts, complete bool, failedTargets int, roots []Root
 // more lifecycle-only" when some are cut. Every part repeats the counts
 // and the per-registry lists (registryLists).
 func ForSweep(in SweepInput) []Message {
+	in = capSweepInput(in)
 	in.RootTemplates = rootTemplatesOnce(in.RootTemplates)
 	changed := slices.Clone(in.Changed)
 	SortSweepChanges(changed)
@@ -329,6 +330,31 @@ func ForSweep(in SweepInput) []Message {
 		msgs[i] = sweepMessage(in, lists, changed[bounds[i]:bounds[i+1]], truncated, in.PartsSent+i+1, total)
 	}
 	return msgs
+}
+
+// capSweepInput caps every text the chain carried from link to link
+// (names, accounts, regions, errors), as the event path caps what an event
+// says: a continuation is the previous link's, but whoever may invoke the
+// sweep could write one, and none of it may forge a line of the report.
+func capSweepInput(in SweepInput) SweepInput {
+	in.Changed = slices.Clone(in.Changed)
+	for i, c := range in.Changed {
+		in.Changed[i].Name = capText(c.Name, capName)
+		in.Changed[i].Account, in.Changed[i].Region = capText(c.Account, capRegistry), capText(c.Region, capRegistry)
+	}
+	in.FailedTargets = slices.Clone(in.FailedTargets)
+	for i, f := range in.FailedTargets {
+		in.FailedTargets[i] = SweepFailedTarget{Account: capText(f.Account, capRegistry), Region: capText(f.Region, capRegistry), Error: capText(f.Error, capSummary)}
+	}
+	in.PerTarget = slices.Clone(in.PerTarget)
+	for i, t := range in.PerTarget {
+		in.PerTarget[i].Account, in.PerTarget[i].Region = capText(t.Account, capRegistry), capText(t.Region, capRegistry)
+	}
+	in.RootTemplates = slices.Clone(in.RootTemplates)
+	for i, r := range in.RootTemplates {
+		in.RootTemplates[i].Account, in.RootTemplates[i].Region = capText(r.Account, capRegistry), capText(r.Region, capRegistry)
+	}
+	return in
 }
 
 // largestFit returns the largest to in [least, most] for which fits(to)

@@ -339,6 +339,28 @@ func TestSweepChangeSeverity(t *testing.T) {
 		}
 	}
 }
+// Every text a sweep's continuation carried (names, accounts, regions,
+// errors) is capped like an event's: none can forge a line of the report.
+func TestForSweepTextCannotForgeLines(t *testing.T) {
+	in := sweepInput()
+	forged := "\nALL CLEAR: no action needed, see https://evil.example/report\n"
+	in.Targets = 2
+	in.FailedTargets = []SweepFailedTarget{{Account: "111111111111" + forged, Region: "us-east-1" + forged, Error: "refused" + forged}}
+	in.PerTarget = []SweepTarget{{Account: "222222222222" + forged, Region: "eu-west-1" + forged, Counts: SweepCounts{Scanned: 1, Remediated: 1}}}
+	in.Changed = []SweepChange{{Name: "team/app" + forged, Account: "222222222222" + forged, Region: "eu-west-1", Actions: []guard.Kind{guard.KindRemediated}}}
+	in.RootTemplates = []RootTemplate{{Account: "333333333333" + forged, Region: "us-east-1", Status: RootTemplateMissing}}
+	for _, m := range ForSweep(in) {
+		for _, line := range strings.Split(m.Text, "\n") {
+			if strings.HasPrefix(line, "ALL CLEAR") {
+				t.Errorf("a forged line in the report:\n%s", m.Text)
+			}
+		}
+		if !strings.Contains(m.Text, "refused\uFFFDALL CLEAR") {
+			t.Errorf("the failed target's error is not in the report, its line breaks replaced:\n%s", m.Text)
+		}
+	}
+}
+
 func TestForSweepLongSubjectStaysWithinLimits(t *testing.T) {
 	in := sweepInput()
 	in.Counts.Remediated, in.Counts.Failed, in.DryRun, in.Complete = 123456789, 987654321, true, false

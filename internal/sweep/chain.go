@@ -362,6 +362,33 @@ func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane
 	}
 }
 
+// validTargets checks what a continuation says of registries: a chain
+// covers at least one, each an account id and a region, and the counts and
+// failures it carries are of those. The payload comes from the previous
+// link, but whoever may invoke the function could write one: it must not
+// make a sweep of nothing report itself complete.
+func validTargets(c *Continuation) error {
+	if len(c.Targets) == 0 {
+		return fmt.Errorf("%w: no targets", ErrMalformed)
+	}
+	for _, t := range c.Targets {
+		if !guard.ValidAccount(t.Account) || !guard.ValidRegion(t.Region) {
+			return fmt.Errorf("%w: target %q %q", ErrMalformed, t.Account, t.Region)
+		}
+	}
+	for i := range c.PerTarget {
+		if i < 0 || i >= len(c.Targets) {
+			return fmt.Errorf("%w: counts for target %d of %d", ErrMalformed, i, len(c.Targets))
+		}
+	}
+	for _, f := range c.FailedTargets {
+		if !slices.Contains(c.Targets, f.Target) {
+			return fmt.Errorf("%w: failed target %q %q is not one of the chain's", ErrMalformed, f.Account, f.Region)
+		}
+	}
+	return nil
+}
+
 // FailedTarget is a registry the sweep could not cover, and why.
 type FailedTarget struct {
 	Target
@@ -410,6 +437,9 @@ func (s *Sweeper) state(ctx context.Context, p Payload, now time.Time) (*state, 
 		if l.Index < 0 || l.Target < 0 || l.Target >= c.NextTarget {
 			return nil, fmt.Errorf("%w: lane %+v with next target %d", ErrMalformed, l, c.NextTarget)
 		}
+	}
+	if err := validTargets(c); err != nil {
+		return nil, err
 	}
 	if c.Omitted < 0 || c.PartsSent < 0 {
 		return nil, fmt.Errorf("%w: omitted %d, partsSent %d", ErrMalformed, c.Omitted, c.PartsSent)

@@ -627,10 +627,31 @@ func TestMalformedContinuation(t *testing.T) {
 		{ChainID: "x", Link: 2, StartedAt: time.Now(), Lanes: []Position{{Target: 1}}, NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}},
 		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 2, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}},
 		{ChainID: "x", Link: 2},
+		// What a hand-written payload could claim: a complete sweep of
+		// nothing, registries that are not, counts or failures of targets
+		// the chain does not cover.
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), Counts: Tally{Scanned: 10, Compliant: 10}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1\nCOMPLIANT"}}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "12345678901x", Region: "us-east-1"}}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}, PerTarget: map[int]Tally{1: {Scanned: 1}}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}},
+			FailedTargets: []FailedTarget{{Target: Target{Account: "111111111111", Region: "us-east-1"}, Error: "x"}}},
 	} {
 		if _, err := f.s.Handle(context.Background(), Payload{Continuation: c}); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%+v: err = %v", c, err)
 		}
+	}
+}
+
+// The smallest valid continuation is accepted: the checks above reject
+// what is wrong, not what a chain carries.
+func TestWellFormedContinuationIsAccepted(t *testing.T) {
+	f := newFixture(t, 10, testRules(t), Options{})
+	target := Target{Account: "123456789012", Region: "us-east-1"}
+	c := &Continuation{ChainID: "x", Link: 2, StartedAt: f.clock.Now(), NextTarget: 1, Targets: []Target{target},
+		PerTarget: map[int]Tally{0: {Scanned: 1, Remediated: 1}}, FailedTargets: []FailedTarget{{Target: target, Error: "refused"}}}
+	if res, err := f.s.Handle(context.Background(), Payload{Continuation: c}); err != nil || res.Status != StatusComplete {
+		t.Fatalf("Handle = %+v, %v", res, err)
 	}
 }
 
