@@ -561,7 +561,8 @@ func TestChainIsBounded(t *testing.T) {
 	// no work and reports.
 	f.pub.sent = nil
 	f.ecr.resetCalls()
-	res, err := f.s.Handle(context.Background(), Payload{Continuation: &Continuation{ChainID: "x", Link: 4, StartedAt: f.clock.Now()}})
+	res, err := f.s.Handle(context.Background(), Payload{Continuation: &Continuation{ChainID: "x", Link: 4, StartedAt: f.clock.Now(),
+		NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}}})
 	if err != nil || res.Status != StatusStopped || f.ecr.calls["ListPage"] != 0 {
 		t.Errorf("link beyond the bound: %+v %v, %d listings", res, err, f.ecr.calls["ListPage"])
 	}
