@@ -258,6 +258,12 @@ func checkLeastPrivilege(tmpl map[string]any) []string {
 					if !(len(s.resource) == 1 && equal(s.resource[0], sub(memberRoleARN))) {
 						bad("%s: sts:AssumeRole Resource is %v, want exactly !Sub %s (the member role)", s.where, s.resource, memberRoleARN)
 					}
+					// The role name is ecr-guard's only in the organization's
+					// accounts: nowhere else may it be assumed.
+					want := map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": map[string]any{"Ref": "OrganizationId"}}}
+					if !equal(s.raw["Condition"], want) {
+						bad("%s: sts:AssumeRole Condition is %v, want %v (the organization's accounts only)", s.where, s.raw["Condition"], want)
+					}
 				case strings.HasPrefix(strings.ToLower(a), "sts:"):
 					bad("%s: unexpected STS action %q", s.where, a)
 				case a == "organizations:ListAccounts":
