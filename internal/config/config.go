@@ -81,8 +81,13 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.Rules.AllowedMutableTagFilters = splitList(getenv("ALLOWED_MUTABLE_TAG_FILTERS"))
 	for _, f := range c.Rules.AllowedMutableTagFilters {
-		if len(f) > 128 || !ecrFilterPattern.MatchString(f) {
+		switch {
+		case len(f) > 128 || !ecrFilterPattern.MatchString(f):
 			bad("ALLOWED_MUTABLE_TAG_FILTERS", fmt.Errorf("filter %q is not a valid ECR wildcard filter (1-128 of 0-9 a-z A-Z . _ * -)", f))
+		case strings.Trim(f, "*") == "":
+			// It matches every tag: IMMUTABLE_WITH_EXCLUSION with it is
+			// MUTABLE under another name.
+			bad("ALLOWED_MUTABLE_TAG_FILTERS", fmt.Errorf("filter %q matches every tag, which would leave every tag overwritable", f))
 		}
 	}
 
@@ -143,7 +148,12 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 	return v, v != ""
 }
 
+// parseExemptTags reads EXEMPT_TAGS; "none" turns exemptions off (a blank
+// value means the default, like any other variable's).
 func parseExemptTags(s string) ([]guard.TagMatcher, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "none") {
+		return nil, nil
+	}
 	var out []guard.TagMatcher
 	for _, pair := range splitList(s) {
 		key, value, ok := strings.Cut(pair, "=")

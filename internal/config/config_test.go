@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 	"github.com/ecr-guard/ecr-guard/internal/notice"
@@ -40,6 +41,27 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if r.RootTemplateMode != guard.RootTemplateReport || !slices.Equal(r.RootTemplateAppliedFor, []string{guard.AppliedForReplication, guard.AppliedForPullThroughCache}) {
 		t.Errorf("ROOT template %q %v, want report, REPLICATION and PULL_THROUGH_CACHE (not CREATE_ON_PUSH)", r.RootTemplateMode, r.RootTemplateAppliedFor)
+	}
+}
+
+// EXEMPT_TAGS=none turns exemptions off; blank is the default, as for any
+// variable; a filter with a literal part is still allowed.
+func TestLoadExemptTagsNoneAndPartialWildcardFilters(t *testing.T) {
+	for _, v := range []string{"none", " NONE "} {
+		c, err := Load(env(map[string]string{"SNS_TOPIC_ARN": topic, "EXEMPT_TAGS": v, "ALLOWED_MUTABLE_TAG_FILTERS": "latest,dev-*,*-snapshot"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Rules.ExemptTags) != 0 || !slices.Equal(c.Rules.AllowedMutableTagFilters, []string{"latest", "dev-*", "*-snapshot"}) {
+			t.Errorf("EXEMPT_TAGS=%q: exempt tags %+v, filters %v", v, c.Rules.ExemptTags, c.Rules.AllowedMutableTagFilters)
+		}
+		if e := c.Rules.Exemption("prod/payments", []guard.Tag{{Key: "environment", Value: "dev"}}, time.Now()); e.Active() {
+			t.Errorf("EXEMPT_TAGS=%q: a repository tagged environment=dev is exempt: %+v", v, e)
+		}
+	}
+	c, err := Load(env(map[string]string{"SNS_TOPIC_ARN": topic, "EXEMPT_TAGS": "  "}))
+	if err != nil || !slices.Equal(c.Rules.ExemptTags, []guard.TagMatcher{{Key: "environment", Value: "dev"}}) {
+		t.Errorf("EXEMPT_TAGS blank: %+v, %v; want the default", c.Rules.ExemptTags, err)
 	}
 }
 
@@ -116,6 +138,8 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"unknown mode", "LIFECYCLE_MODE", "sometimes", `LIFECYCLE_MODE: unknown mode "sometimes"`},
 		{"filter ECR rejects", "ALLOWED_MUTABLE_TAG_FILTERS", "latest,release/*", `ALLOWED_MUTABLE_TAG_FILTERS: filter "release/*"`},
 		{"filter too long", "ALLOWED_MUTABLE_TAG_FILTERS", strings.Repeat("a", 129), "ALLOWED_MUTABLE_TAG_FILTERS"},
+		{"filter of every tag", "ALLOWED_MUTABLE_TAG_FILTERS", "latest,*", `ALLOWED_MUTABLE_TAG_FILTERS: filter "*" matches every tag`},
+		{"filter of every tag, twice", "ALLOWED_MUTABLE_TAG_FILTERS", "**", `ALLOWED_MUTABLE_TAG_FILTERS: filter "**" matches every tag`},
 		{"policy ECR rejects", "LIFECYCLE_POLICY", `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}},{"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}`, "LIFECYCLE_POLICY: ECR would reject this policy"},
 		{"policy not JSON", "LIFECYCLE_POLICY", "{rules", "LIFECYCLE_POLICY"},
 		{"dry run not a bool", "DRY_RUN", "maybe", `DRY_RUN: "maybe" is not true or false`},
