@@ -315,7 +315,9 @@ func (r *Rules) decideExemptionChange(p *Plan, in *Input) {
 		})
 		reverted := slices.ContainsFunc(p.Findings, func(f Finding) bool { return f.Area == AreaMutability })
 		switch {
-		case ex.Active() && removedExpiry:
+		case ex.Active() && removedExpiry && len(ex.ExpiryTags) == 0:
+			// Decided on the live tags: ECR tag keys are case-sensitive,
+			// so the request may have named a key the repository lacks.
 			add(KindExemptionGranted, "expiry date of exemption tag "+ex.Tag+" removed by "+e.Principal.Who()+": the exemption no longer expires")
 		case removedExempt && !ex.Active() && !reverted:
 			add(KindObserved, "exemption tag removed by "+e.Principal.Who()+": the repository is no longer exempt; it is "+DescribeMutability(in.Repo.Mutability, in.Repo.ExclusionFilters))
@@ -331,10 +333,19 @@ func (r *Rules) decideMutability(p *Plan, in *Input) {
 	repo := in.Repo
 	current := DescribeMutability(repo.Mutability, repo.ExclusionFilters)
 	if r.MutabilityCompliant(repo.Mutability, repo.ExclusionFilters) {
-		if p.Exemption.Active() {
-			return
-		}
-		if requested, ok := r.requestedNonCompliantMutability(in.Event); ok {
+		requested, ok := r.requestedNonCompliantMutability(in.Event)
+		switch {
+		case !ok:
+		case p.Exemption.Active():
+			// Said as when the repository is still mutable: whether it was
+			// set back before the event was handled must not decide whether
+			// anyone hears that tags were mutable.
+			p.Findings = append(p.Findings, Finding{
+				Kind:    KindExempt,
+				Area:    AreaMutability,
+				Summary: in.Event.Name + " set " + requested + "; allowed by exemption tag " + p.Exemption.Tag + expirySuffix(p.Exemption) + "; it is " + current + " again",
+			})
+		default:
 			p.Findings = append(p.Findings, Finding{
 				Kind:    KindObserved,
 				Area:    AreaMutability,

@@ -212,6 +212,27 @@ func TestDecide(t *testing.T) {
 			wantKinds: []Kind{KindObserved},
 		},
 		{
+			name:          "exempt repository set MUTABLE and back before the event is handled: EXEMPT all the same",
+			event:         event(EventPutImageTagMutability, Request{Mutability: Mutable}),
+			repo:          repo(Immutable, nil, devTag),
+			wantKinds:     []Kind{KindExempt},
+			wantExemption: ExemptionActive,
+		},
+		{
+			name:          "exempt and compliant, an event that asked for nothing non-compliant: nothing",
+			event:         event(EventPutImageTagMutability, Request{Mutability: Immutable}),
+			repo:          repo(Immutable, nil, devTag),
+			wantKinds:     nil,
+			wantExemption: ExemptionActive,
+		},
+		{
+			name:          "untagging an expiry key the repository lacks (keys are case-sensitive): the exemption still expires, nothing granted",
+			event:         event(EventUntagResource, Request{TagKeys: []string{"EXEMPTION-EXPIRES"}}),
+			repo:          repo(Mutable, nil, devTag, Tag{Key: "exemption-expires", Value: "2099-12-31"}),
+			wantKinds:     nil,
+			wantExemption: ExemptionActive,
+		},
+		{
 			name:      "untagging the exemption of an already immutable repository: OBSERVED",
 			event:     event(EventUntagResource, Request{TagKeys: []string{"Environment"}}),
 			repo:      repo(Immutable, nil),
@@ -245,12 +266,6 @@ func TestDecide(t *testing.T) {
 			name:  "a new repository whose baseline policy is already in place needs nothing",
 			event: event(EventCreateRepository, Request{Mutability: Immutable}),
 			repo:  repo(Immutable, nil),
-		},
-		{
-			name:          "no OBSERVED when an exemption allowed the change",
-			event:         event(EventPutImageTagMutability, Request{Mutability: Mutable}),
-			repo:          repo(Immutable, nil, devTag),
-			wantExemption: ExemptionActive,
 		},
 		{
 			name:          "lifecycle: missing policy on a new repository is restored",
