@@ -339,6 +339,7 @@ func TestSweepChangeSeverity(t *testing.T) {
 		}
 	}
 }
+
 // Every text a sweep's continuation carried (names, accounts, regions,
 // errors) is capped like an event's: none can forge a line of the report.
 func TestForSweepTextCannotForgeLines(t *testing.T) {
