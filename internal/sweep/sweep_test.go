@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -726,5 +727,33 @@ func TestARevertIsCountedWhenTheLifecycleWriteThenFails(t *testing.T) {
 	}
 	if failed := f.pub.byKind(string(guard.KindFailed)); len(failed) != 1 {
 		t.Fatalf("want one FAILED notice for the repository, got %d", len(failed))
+	}
+}
+
+// TestREADMEContinuationExample decodes the README's continuation example
+// strictly (every field one the chain carries) and checks it as a link
+// would, so the example stays the real shape.
+func TestREADMEContinuationExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```json\n  {\"dryRun\": false,\n   \"continuation\"")
+	if !ok {
+		t.Fatal("README.md has no continuation example")
+	}
+	block, _, _ := strings.Cut("{\"dryRun\": false,\n   \"continuation\""+rest, "```")
+	dec := json.NewDecoder(strings.NewReader(block))
+	dec.DisallowUnknownFields()
+	var p Payload
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("the README's continuation example: %v\n%s", err, block)
+	}
+	f := newFixture(t, 10, testRules(t), Options{})
+	if _, err := f.s.state(context.Background(), p, f.clock.Now()); err != nil {
+		t.Errorf("the README's continuation example is refused: %v", err)
+	}
+	if c := p.Continuation; c.Link != 3 || len(c.Lanes) != 1 || c.Lanes[0].After != "team-b/api" || c.PerTarget[0].Remediated != 1220 {
+		t.Errorf("decoded %+v", c)
 	}
 }
