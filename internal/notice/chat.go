@@ -332,15 +332,17 @@ func sweepChat(doc SweepDocument, kind, headline, subject string) *ChatNotificat
 		c.Scanned, c.Compliant, remediated, c.Remediated, c.ExpiredExemptions, c.InvalidExemptions, c.Exempt, restored, c.LifecycleRestored, c.Failed, c.Deleted, c.Templates, c.TemplatesChanged))
 	var steps []string
 	if doc.Targets > 0 {
-		lines = append(lines, fmt.Sprintf("*Registries swept:* %d, %d could not be swept", doc.Targets, len(doc.FailedTargets)))
+		lines = append(lines, fmt.Sprintf("*Registries swept:* %d, %d could not be swept", doc.Targets, doc.failedTargets()))
 		for i, f := range doc.FailedTargets {
 			if i == chatTargets {
-				lines = append(lines, fmt.Sprintf("• … and %d more: see the email report", len(doc.FailedTargets)-i))
 				break
 			}
 			lines = append(lines, "• "+chatCode(f.Account+" "+f.Region)+": "+chatText(f.Error))
 		}
-		if len(doc.FailedTargets) > 0 {
+		if more := doc.failedTargets() - min(len(doc.FailedTargets), chatTargets); more > 0 {
+			lines = append(lines, fmt.Sprintf("• … and %d more: see the email report", more))
+		}
+		if doc.failedTargets() > 0 {
 			steps = append(steps, "Fix the registries that could not be swept (member role, permissions): they were not checked")
 		}
 	}

@@ -140,6 +140,9 @@ type SweepInput struct {
 	Targets       int
 	PerTarget     []SweepTarget
 	FailedTargets []SweepFailedTarget
+	// FailedTargetsOmitted counts failed targets the chain did not carry
+	// (beyond its bound): they are counted, not named.
+	FailedTargetsOmitted int
 	// Interim marks parts published before the sweep ended, to keep the
 	// continuation payload under Lambda's limit: Counts are so far and
 	// the number of parts is not known yet (Parts is 0).
@@ -243,9 +246,11 @@ type SweepDocument struct {
 	Targets       int                 `json:"targets,omitempty"`
 	PerTarget     []SweepTarget       `json:"perTarget,omitempty"`
 	FailedTargets []SweepFailedTarget `json:"failedTargets,omitempty"`
-	// PerTargetTruncated is the number of PerTarget entries left out.
-	PerTargetTruncated int           `json:"perTargetTruncated,omitempty"`
-	Changed            []SweepChange `json:"changed"`
+	// PerTargetTruncated is the number of PerTarget entries left out,
+	// FailedTargetsTruncated the number of failed targets not named.
+	PerTargetTruncated     int           `json:"perTargetTruncated,omitempty"`
+	FailedTargetsTruncated int           `json:"failedTargetsTruncated,omitempty"`
+	Changed                []SweepChange `json:"changed"`
 	// Truncated is the number of changed repositories listed in no part
 	// of the report; only lifecycle-only (LOW) ones are ever left out.
 	Truncated int `json:"truncated"`
@@ -415,27 +420,30 @@ func fitsIn(m Message, budget int) bool {
 }
 
 // registryLists says how many entries of the lists every part repeats are
-// listed: the ROOT templates, and the counts of the registries where
-// something was not compliant.
+// listed: the targets that could not be swept, the ROOT templates, and the
+// counts of the registries where something was not compliant.
 type registryLists struct {
-	roots, targets int
+	failed, roots, targets int
 }
 
-// fitRegistryLists lists as many ROOT templates (at most
-// maxListedRootTemplates), then per-target counts (at most
-// maxListedTargets), as fit in half a message without changes, so that the
-// other half is always left to name changes (an organization of hundreds
-// of registries would otherwise fill the message with them).
+// fitRegistryLists lists as many failed targets (at most
+// maxListedFailedTargets: registries nobody checked come first), then ROOT
+// templates (at most maxListedRootTemplates), then per-target counts (at
+// most maxListedTargets), as fit in half a message without changes, so
+// that the other half is always left to name changes (an organization of
+// hundreds of registries would otherwise fill the message with them).
 func fitRegistryLists(in SweepInput, widest int) registryLists {
 	var l registryLists
 	fits := func(try registryLists) bool {
 		return fitsIn(sweepMessage(in, try, nil, widest, widest, widest), messageBudget/2)
 	}
-	most := min(len(in.RootTemplates), maxListedRootTemplates)
-	l.roots = largestFit(0, 0, most, most, func(n int) bool { return fits(registryLists{roots: n}) })
+	most := min(len(in.FailedTargets), maxListedFailedTargets)
+	l.failed = largestFit(0, 0, most, most, func(n int) bool { return fits(registryLists{failed: n}) })
+	most = min(len(in.RootTemplates), maxListedRootTemplates)
+	l.roots = largestFit(0, 0, most, most, func(n int) bool { return fits(registryLists{failed: l.failed, roots: n}) })
 	if in.Targets > 1 || len(in.FailedTargets) > 0 {
 		most = min(len(in.PerTarget), maxListedTargets)
-		l.targets = largestFit(0, 0, most, most, func(n int) bool { return fits(registryLists{roots: l.roots, targets: n}) })
+		l.targets = largestFit(0, 0, most, most, func(n int) bool { return fits(registryLists{failed: l.failed, roots: l.roots, targets: n}) })
 	}
 	return l
 }
@@ -445,7 +453,7 @@ func fitRegistryLists(in SweepInput, widest int) registryLists {
 // sent at the end, carries no "part k of n" in its subject and text.
 func sweepMessage(in SweepInput, lists registryLists, listed []SweepChange, truncated, part, parts int) Message {
 	complete := in.Complete && !in.Interim
-	severity := SweepSeverity(in.Counts, complete, len(in.FailedTargets), in.RootTemplates)
+	severity := SweepSeverity(in.Counts, complete, len(in.FailedTargets)+in.FailedTargetsOmitted, in.RootTemplates)
 	doc := SweepDocument{
 		SchemaVersion:   SchemaVersion,
 		Kind:            KindSweepReport,
@@ -459,7 +467,7 @@ func sweepMessage(in SweepInput, lists registryLists, listed []SweepChange, trun
 		DurationSeconds: in.Duration.Round(time.Millisecond).Seconds(),
 		Invocations:     in.Invocations,
 		Counts:          in.Counts,
-		FailedTargets:   in.FailedTargets,
+		FailedTargets:   in.FailedTargets[:lists.failed:lists.failed],
 		Changed:         listed[:len(listed):len(listed)],
 		Truncated:       truncated,
 		Part:            part,
@@ -469,6 +477,7 @@ func sweepMessage(in SweepInput, lists registryLists, listed []SweepChange, trun
 	if doc.Changed == nil {
 		doc.Changed = []SweepChange{}
 	}
+	doc.FailedTargetsTruncated = len(in.FailedTargets) - lists.failed + in.FailedTargetsOmitted
 	if in.Targets > 1 || len(in.FailedTargets) > 0 {
 		doc.Targets = in.Targets
 		doc.PerTarget = in.PerTarget[:lists.targets]
@@ -562,10 +571,13 @@ func sweepText(doc SweepDocument) string {
 	}
 	if doc.Targets > 0 {
 		fmt.Fprintf(&b, "\nRegistries swept: %d (accounts x regions)", doc.Targets)
-		if n := len(doc.FailedTargets); n > 0 {
+		if n := doc.failedTargets(); n > 0 {
 			fmt.Fprintf(&b, ", %d could not be swept:\n", n)
 			for _, f := range doc.FailedTargets {
 				fmt.Fprintf(&b, "  - %s %s: %s\n", f.Account, f.Region, f.Error)
+			}
+			if doc.FailedTargetsTruncated > 0 {
+				fmt.Fprintf(&b, "  ... and %d more, not named here\n", doc.FailedTargetsTruncated)
 			}
 		} else {
 			b.WriteString("\n")
@@ -651,7 +663,11 @@ func (c SweepChange) label() string {
 const (
 	maxListedTargets       = 200
 	maxListedRootTemplates = 50
+	maxListedFailedTargets = 200
 )
+
+// failedTargets is how many targets could not be swept, named or not.
+func (d SweepDocument) failedTargets() int { return len(d.FailedTargets) + d.FailedTargetsTruncated }
 
 // SweepTarget is one registry's counts in an organization's digest.
 type SweepTarget struct {

@@ -430,3 +430,30 @@ func TestLargestFit(t *testing.T) {
 		}
 	}
 }
+
+// An organization where many registries could not be swept (a member stack
+// missing everywhere, a throttling storm) still gets a report within SNS's
+// limit: failed targets are listed as far as they fit, first, and every one
+// is counted, those the chain did not carry included.
+func TestForSweepManyFailedTargetsFit(t *testing.T) {
+	in := sweepInput()
+	in.Targets = 4000
+	for i := range 400 {
+		in.FailedTargets = append(in.FailedTargets, SweepFailedTarget{Account: fmt.Sprintf("%012d", i), Region: "us-east-1",
+			Error: "assume role arn:aws:iam::000000000000:role/ecr-guard-member: operation error STS: AssumeRole, api error AccessDenied: " + strings.Repeat("x", 200)})
+	}
+	in.FailedTargetsOmitted = 3600
+	msgs := ForSweep(in)
+	for k, m := range msgs {
+		if !fitsSNS(m) {
+			t.Errorf("part %d does not fit SNS", k+1)
+		}
+		doc := m.Document.(SweepDocument)
+		if doc.Severity != "CRITICAL" || len(doc.FailedTargets) == 0 || len(doc.FailedTargets)+doc.FailedTargetsTruncated != 4000 {
+			t.Errorf("part %d: severity %s, %d failed targets named, %d not: want CRITICAL and 4000 in all", k+1, doc.Severity, len(doc.FailedTargets), doc.FailedTargetsTruncated)
+		}
+		if !strings.Contains(m.Text, "4000 could not be swept") || !strings.Contains(m.Text, fmt.Sprintf("... and %d more, not named here", doc.FailedTargetsTruncated)) {
+			t.Errorf("part %d text does not count them all", k+1)
+		}
+	}
+}

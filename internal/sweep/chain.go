@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,6 +189,9 @@ type Continuation struct {
 	// not be swept.
 	PerTarget     map[int]Tally  `json:"perTarget,omitempty"`
 	FailedTargets []FailedTarget `json:"failedTargets,omitempty"`
+	// FailedTargetsOmitted counts the failed targets beyond the
+	// maxFailedTargets carried: the report counts them, without names.
+	FailedTargetsOmitted int `json:"failedTargetsOmitted,omitempty"`
 	// RootTemplates are the targets whose ROOT template the digest names.
 	RootTemplates []RootTemplate `json:"rootTemplates,omitempty"`
 	Counts        Tally          `json:"counts"`
@@ -412,6 +416,7 @@ type state struct {
 	counts        Tally
 	perTarget     map[int]Tally
 	failedTargets []FailedTarget
+	failedOmitted int // failed targets beyond maxFailedTargets
 	rootTemplates []RootTemplate
 	changed       []Change // every change above LOW, lifecycle-only ones up to the cap
 	low           int      // lifecycle-only entries in changed
@@ -441,12 +446,12 @@ func (s *Sweeper) state(ctx context.Context, p Payload, now time.Time) (*state, 
 	if err := validTargets(c); err != nil {
 		return nil, err
 	}
-	if c.Omitted < 0 || c.PartsSent < 0 {
-		return nil, fmt.Errorf("%w: omitted %d, partsSent %d", ErrMalformed, c.Omitted, c.PartsSent)
+	if c.Omitted < 0 || c.PartsSent < 0 || c.FailedTargetsOmitted < 0 {
+		return nil, fmt.Errorf("%w: omitted %d, partsSent %d, failedTargetsOmitted %d", ErrMalformed, c.Omitted, c.PartsSent, c.FailedTargetsOmitted)
 	}
 	st := &state{
 		chainID: c.ChainID, link: c.Link, startedAt: c.StartedAt, dryRun: dryRun, lanes: c.Lanes, nextTarget: c.NextTarget, targets: c.Targets,
-		counts: c.Counts, perTarget: c.PerTarget, failedTargets: c.FailedTargets, rootTemplates: c.RootTemplates,
+		counts: c.Counts, perTarget: c.PerTarget, failedTargets: c.FailedTargets, failedOmitted: c.FailedTargetsOmitted, rootTemplates: c.RootTemplates,
 		changed: c.Changed, omitted: c.Omitted, partsSent: c.PartsSent,
 	}
 	if st.perTarget == nil {
@@ -503,7 +508,7 @@ func (s *Sweeper) handOff(ctx context.Context, log *slog.Logger, st *state, res 
 func (s *Sweeper) payload(st *state) Payload {
 	return Payload{DryRun: st.dryRun, Continuation: &Continuation{
 		ChainID: st.chainID, Link: st.link + 1, StartedAt: st.startedAt, Lanes: st.lanes, NextTarget: st.nextTarget, Targets: st.targets,
-		PerTarget: st.perTarget, FailedTargets: st.failedTargets, RootTemplates: st.rootTemplates,
+		PerTarget: st.perTarget, FailedTargets: st.failedTargets, FailedTargetsOmitted: st.failedOmitted, RootTemplates: st.rootTemplates,
 		Counts: st.counts, Changed: st.changed, Omitted: st.omitted, PartsSent: st.partsSent,
 	}}
 }
@@ -599,9 +604,25 @@ func (st *state) advance(i int) {
 	}
 }
 
+// maxFailedTargets and maxFailedTargetError bound what the chain carries
+// of the targets it could not sweep, so that an organization where many
+// fail (a member stack missing everywhere, a throttling storm) still fits
+// the continuation and the report: the report names at most 200 anyway.
+const (
+	maxFailedTargets     = 200
+	maxFailedTargetError = 300
+)
+
 func (st *state) failTarget(f FailedTarget) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if len(st.failedTargets) >= maxFailedTargets {
+		st.failedOmitted++
+		return
+	}
+	if len(f.Error) > maxFailedTargetError {
+		f.Error = strings.ToValidUTF8(f.Error[:maxFailedTargetError], "") + "…"
+	}
 	st.failedTargets = append(st.failedTargets, f)
 }
 

@@ -151,5 +151,6 @@ func (s *Sweeper) digest(st *state, changed []Change) notice.SweepInput {
 	for _, f := range st.failedTargets {
 		in.FailedTargets = append(in.FailedTargets, notice.SweepFailedTarget{Account: f.Account, Region: f.Region, Error: f.Error})
 	}
+	in.FailedTargetsOmitted = st.failedOmitted
 	return in
 }

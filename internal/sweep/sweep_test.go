@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/smithy-go"
 
@@ -755,5 +756,29 @@ func TestREADMEContinuationExample(t *testing.T) {
 	}
 	if c := p.Continuation; c.Link != 3 || len(c.Lanes) != 1 || c.Lanes[0].After != "team-b/api" || c.PerTarget[0].Remediated != 1220 {
 		t.Errorf("decoded %+v", c)
+	}
+}
+
+// The chain carries at most maxFailedTargets failed targets, each error
+// cut to maxFailedTargetError bytes, and counts the rest: an organization
+// where every member fails still fits the continuation, and the report
+// counts every one.
+func TestFailedTargetsAreBounded(t *testing.T) {
+	st := &state{}
+	for i := range maxFailedTargets + 50 {
+		st.failTarget(FailedTarget{Target: Target{Account: fmt.Sprintf("%012d", i), Region: "us-east-1"}, Error: strings.Repeat("é", 400)})
+	}
+	if len(st.failedTargets) != maxFailedTargets || st.failedOmitted != 50 {
+		t.Fatalf("%d carried, %d omitted; want %d and 50", len(st.failedTargets), st.failedOmitted, maxFailedTargets)
+	}
+	for _, f := range st.failedTargets {
+		if len(f.Error) > maxFailedTargetError+len("…") || !utf8.ValidString(f.Error) {
+			t.Fatalf("error of %d bytes (valid UTF-8: %v)", len(f.Error), utf8.ValidString(f.Error))
+		}
+	}
+	f := newFixture(t, 10, testRules(t), Options{})
+	in := f.s.digest(st, nil)
+	if len(in.FailedTargets) != maxFailedTargets || in.FailedTargetsOmitted != 50 {
+		t.Errorf("digest input: %d named, %d omitted", len(in.FailedTargets), in.FailedTargetsOmitted)
 	}
 }
