@@ -157,14 +157,21 @@ func (c *Client) PutLifecycle(ctx context.Context, name, registryID, text string
 // maxImagePages bounds the DescribeImages pages read for one listing.
 const maxImagePages = 10
 
+// ErrImagesNotAllRead says the listing stopped at maxImagePages pages
+// without reaching the end: DescribeImages is not in push order, so an
+// image pushed in the window may be among those not read.
+var ErrImagesNotAllRead = errors.New("the repository has more images than ecr-guard reads (10 pages of 1,000): images pushed in the window may be missing from this list")
+
 // ImagesPushedSince lists up to limit images pushed at or after since,
-// newest first. truncated is true when there were more, or when the
-// repository has more images than the bounded pages could read.
+// newest first. truncated is true when there were more. A repository with
+// more images than the bounded pages read returns what was found with
+// ErrImagesNotAllRead: the notice must not read as complete.
 func (c *Client) ImagesPushedSince(ctx context.Context, name, registryID string, since time.Time, limit int) (images []guard.Image, truncated bool, err error) {
 	in := &ecr.DescribeImagesInput{RepositoryName: &name, RegistryId: optional(registryID), MaxResults: aws.Int32(1000)}
 	pages := ecr.NewDescribeImagesPaginator(c.api, in)
 	for page := 0; pages.HasMorePages(); page++ {
 		if page == maxImagePages {
+			err = fmt.Errorf("DescribeImages %s: %w", name, ErrImagesNotAllRead)
 			truncated = true
 			break
 		}
@@ -184,7 +191,7 @@ func (c *Client) ImagesPushedSince(ctx context.Context, name, registryID string,
 	if len(images) > limit {
 		images, truncated = images[:limit], true
 	}
-	return images, truncated, nil
+	return images, truncated, err
 }
 
 func fromAPI(r types.Repository) guard.Repository {

@@ -228,6 +228,9 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject, now string) 
 		case pw.Error != "":
 			lines = append(lines, "*Pushed while tags were mutable:* could not list the images pushed since "+pw.Since+" ("+chatText(pw.Error)+")")
 			steps = append(steps, "List the images pushed since "+pw.Since+" by hand: ecr-guard could not")
+		case len(pw.Images) == 0 && pw.Truncated:
+			lines = append(lines, "*Pushed while tags were mutable:* images were pushed since "+pw.Since+", too many to list here")
+			steps = append(steps, "List the images pushed since "+pw.Since+" by hand and verify them before anything deploys them")
 		case len(pw.Images) == 0:
 			lines = append(lines, "*Pushed while tags were mutable:* no new image pushed since "+pw.Since)
 		default:

@@ -552,11 +552,13 @@ func tagList(prefix string, tags []guard.Tag) string {
 func pushedDocument(p guard.PushedImages) *PushedWhileMutable {
 	d := &PushedWhileMutable{Since: p.Since.UTC().Format(time.RFC3339), Images: []PushedImage{}, Truncated: p.Truncated, Error: capText(p.Error, capSummary)}
 	for _, img := range p.Images {
-		tags := img.Tags
+		// Capped, so that no image (ECR allows 1,000 tags of 300
+		// characters) can fill the notice and push the others out of it.
+		tags := capList(img.Tags, capImageTags, capImageTag)
 		if tags == nil {
 			tags = []string{}
 		}
-		d.Images = append(d.Images, PushedImage{Digest: img.Digest, Tags: tags, PushedAt: img.PushedAt.UTC().Format(time.RFC3339)})
+		d.Images = append(d.Images, PushedImage{Digest: capText(img.Digest, capImageTag), Tags: tags, PushedAt: img.PushedAt.UTC().Format(time.RFC3339)})
 	}
 	return d
 }
@@ -569,6 +571,11 @@ func writePushed(b *strings.Builder, p PushedWhileMutable) {
 	switch {
 	case p.Error != "":
 		fmt.Fprintf(b, "Pushed while tags were mutable: could not list the images pushed since %s (%s): check them by hand\n", p.Since, p.Error)
+		return
+	case len(p.Images) == 0 && p.Truncated:
+		// Images were pushed, but none fits this notice: never say none was.
+		fmt.Fprintf(b, "Pushed while tags were mutable: images were pushed since %s, too many to list here: list them by hand\n", p.Since)
+		b.WriteString(moved)
 		return
 	case len(p.Images) == 0:
 		fmt.Fprintf(b, "Pushed while tags were mutable: no new image pushed since %s\n", p.Since)

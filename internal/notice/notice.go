@@ -86,6 +86,8 @@ const (
 	capTagKey        = 128  // ECR: 128
 	capTagValue      = 256  // ECR: 256
 	capTags          = 50   // tags or tag keys listed (ECR: 50 a call)
+	capImageTags     = 20   // tags listed of one pushed image (ECR allows 1,000)
+	capImageTag      = 300  // an image tag (ECR: 300) or digest
 	capExemption     = 400  // the exemption tag, key=value
 	capSummary       = 1024 // one action's summary (it may quote an AWS error or an ARN)
 	capRootDetail    = 300  // what is wrong with a ROOT template, in the sweep report

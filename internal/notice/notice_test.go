@@ -180,3 +180,44 @@ func TestEventNoticeStaysUnderTheSNSLimit(t *testing.T) {
 		t.Fatalf("the text does not say the list was cut:\n%s", m.Text[len(m.Text)-300:])
 	}
 }
+
+// The list of images pushed while tags were mutable never reads as "none"
+// when it was cut: an image carrying hundreds of long tags (ECR allows
+// 1,000 of 300 characters) has its tags capped, so it cannot push the image
+// that overwrote a release out of the notice; and a list cut to nothing
+// says images were pushed.
+func TestPushedListNeverReadsEmptyWhenCut(t *testing.T) {
+	r := rules(t)
+	ev := createEvent()
+	ev.Name = guard.EventPutImageTagMutability
+	before := guard.Repository{Name: "team-a/web", RegistryID: "123456789012", Mutability: guard.Mutable}
+	plan := r.Decide(guard.Input{Event: &ev, Checks: guard.ChecksFor(ev.Name), Repo: before, Now: time.Now()})
+	var decoy []string
+	for i := range 1000 {
+		decoy = append(decoy, fmt.Sprintf("d%03d-%s", i, strings.Repeat("x", 295)))
+	}
+	pushed := &guard.PushedImages{Since: ev.Time, Images: []guard.Image{
+		{Digest: "sha256:" + strings.Repeat("d", 64), Tags: decoy, PushedAt: ev.Time.Add(2 * time.Minute)},
+		{Digest: "sha256:" + strings.Repeat("b", 64), Tags: []string{"v1.0.0"}, PushedAt: ev.Time.Add(time.Minute)},
+	}}
+	m := ForEvent(EventInput{Event: &ev, Checks: guard.ChecksFor(ev.Name), Before: before, Plan: plan, Rules: r, Pushed: pushed})
+	doc := m.Document.(EventDocument)
+	if len(doc.PushedWhileMutable.Images) != 2 || !strings.Contains(m.Text, "tags v1.0.0") || strings.Contains(m.Text, "no new image pushed") {
+		t.Errorf("%d images listed; the overwrite of v1.0.0 must be listed beside the decoy:\n%s", len(doc.PushedWhileMutable.Images), m.Text)
+	}
+	if tags := doc.PushedWhileMutable.Images[0].Tags; len(tags) != capImageTags+1 || tags[capImageTags] != "…[980 more]" {
+		t.Errorf("the decoy's tags are not capped: %d listed, last %q", len(tags), tags[len(tags)-1])
+	}
+
+	var b strings.Builder
+	writePushed(&b, PushedWhileMutable{Since: "2026-11-27T10:00:00Z", Images: []PushedImage{}, Truncated: true})
+	if text := b.String(); strings.Contains(text, "no new image pushed") || !strings.Contains(text, "list them by hand") {
+		t.Errorf("a list cut to nothing reads:\n%s", text)
+	}
+	n := eventChat(EventDocument{Kind: "REMEDIATED", PushedWhileMutable: &PushedWhileMutable{Since: "2026-11-27T10:00:00Z", Images: []PushedImage{}, Truncated: true}},
+		&ev, "123456789012", "subject", "IMMUTABLE")
+	chat := n.Content.Description + "\n" + strings.Join(n.Content.NextSteps, "\n")
+	if strings.Contains(chat, "no new image pushed") || !strings.Contains(chat, "by hand") {
+		t.Errorf("the chat notice of a list cut to nothing reads:\n%s", chat)
+	}
+}
