@@ -266,7 +266,7 @@ var organizationParamSpecs = map[string]paramSpec{
 	"OrganizationId": {typ: "String", def: "", accept: []string{"", "o-abcdefghij", "o-exampleorg1"}, reject: []string{"o-short", "O-ABCDEFGHIJ", "r-abcd", "o-abcdefghij,o-klmnopqrst"}},
 	"TargetOrganizationalUnits": {typ: "CommaDelimitedList", def: "",
 		accept: []string{"", "ou-ab12-abcdefgh", "r-ab12"}, reject: []string{"ou-ab12", "o-abcdefghij", "123456789012", "OU-AB12-ABCDEFGH"}},
-	"TargetRegions":  {typ: "CommaDelimitedList", def: "", accept: []string{"", "us-east-1", "eu-west-1", "us-gov-west-1", "ap-southeast-2"}, reject: []string{"EU-WEST-1", "us-east", "*"}},
+	"TargetRegions":  {typ: "CommaDelimitedList", def: "", accept: []string{"", "us-east-1", "eu-west-1", "us-gov-west-1", "ap-southeast-2", "eusc-de-east-1"}, reject: []string{"EU-WEST-1", "us-east", "*"}},
 	"TargetAccounts": {typ: "CommaDelimitedList", def: "", accept: []string{"", "123456789012"}, reject: []string{"12345678901", "1234567890123", "*"}},
 	"MemberRoleName": {typ: "String", def: "ecr-guard-member", accept: []string{"ecr-guard-member", "team+sec=1,a.b@c_d"}, reject: []string{"", "a/b", "a b", strings.Repeat("a", 65)}},
 	"StackSetCallAs": {typ: "String", def: "SELF", allowed: []any{"SELF", "DELEGATED_ADMIN"}},

@@ -7,10 +7,11 @@ import (
 )
 
 // The forms of an AWS account id and a region name (us-east-1,
-// us-gov-west-1), for what configuration or a sweep's continuation names.
+// us-gov-west-1, eusc-de-east-1), for what configuration or a sweep's
+// continuation names.
 var (
 	accountPattern = regexp.MustCompile(`^\d{12}$`)
-	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-\d+$`)
 )
 
 // ValidAccount reports whether s is an AWS account id: 12 digits.

@@ -64,3 +64,21 @@ func TestOutOfScopeInAnOrganization(t *testing.T) {
 		})
 	}
 }
+
+// Region names as the SDK's partitions have them, the European Sovereign
+// Cloud's four-letter prefix included; what is not one is refused.
+func TestValidRegionAndAccount(t *testing.T) {
+	for _, r := range []string{"us-east-1", "eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-5", "eusc-de-east-1", "us-isob-east-1"} {
+		if !ValidRegion(r) {
+			t.Errorf("ValidRegion(%q) = false", r)
+		}
+	}
+	for _, r := range []string{"", "us-east", "EU-WEST-1", "us-east-1\nx", "useast1", "abcde-x-1", "*"} {
+		if ValidRegion(r) {
+			t.Errorf("ValidRegion(%q) = true", r)
+		}
+	}
+	if !ValidAccount("123456789012") || ValidAccount("12345678901") || ValidAccount("12345678901x") || ValidAccount("1234567890123") {
+		t.Error("ValidAccount does not take exactly 12 digits")
+	}
+}

@@ -342,10 +342,16 @@ func ForSweep(in SweepInput) []Message {
 // says: a continuation is the previous link's, but whoever may invoke the
 // sweep could write one, and none of it may forge a line of the report.
 func capSweepInput(in SweepInput) SweepInput {
+	in.ChainID = capText(in.ChainID, capRegistry)
 	in.Changed = slices.Clone(in.Changed)
 	for i, c := range in.Changed {
 		in.Changed[i].Name = capText(c.Name, capName)
 		in.Changed[i].Account, in.Changed[i].Region = capText(c.Account, capRegistry), capText(c.Region, capRegistry)
+		in.Changed[i].Exemption = guard.ExemptionStatus(capText(string(c.Exemption), capRegistry))
+		in.Changed[i].Actions = make([]guard.Kind, len(c.Actions))
+		for j, a := range c.Actions {
+			in.Changed[i].Actions[j] = guard.Kind(capText(string(a), capRegistry))
+		}
 	}
 	in.FailedTargets = slices.Clone(in.FailedTargets)
 	for i, f := range in.FailedTargets {
@@ -358,6 +364,7 @@ func capSweepInput(in SweepInput) SweepInput {
 	in.RootTemplates = slices.Clone(in.RootTemplates)
 	for i, r := range in.RootTemplates {
 		in.RootTemplates[i].Account, in.RootTemplates[i].Region = capText(r.Account, capRegistry), capText(r.Region, capRegistry)
+		in.RootTemplates[i].Status = capText(r.Status, capRegistry)
 	}
 	return in
 }

@@ -349,7 +349,9 @@ func TestForSweepTextCannotForgeLines(t *testing.T) {
 	in.FailedTargets = []SweepFailedTarget{{Account: "111111111111" + forged, Region: "us-east-1" + forged, Error: "refused" + forged}}
 	in.PerTarget = []SweepTarget{{Account: "222222222222" + forged, Region: "eu-west-1" + forged, Counts: SweepCounts{Scanned: 1, Remediated: 1}}}
 	in.Changed = []SweepChange{{Name: "team/app" + forged, Account: "222222222222" + forged, Region: "eu-west-1", Actions: []guard.Kind{guard.KindRemediated}}}
-	in.RootTemplates = []RootTemplate{{Account: "333333333333" + forged, Region: "us-east-1", Status: RootTemplateMissing}}
+	in.RootTemplates = []RootTemplate{{Account: "333333333333" + forged, Region: "us-east-1", Status: RootTemplateMissing + forged}}
+	in.ChainID = "x" + forged
+	in.Changed = append(in.Changed, SweepChange{Name: "team/b", Actions: []guard.Kind{guard.KindRemediated + guard.Kind(forged)}, Exemption: guard.ExemptionExpired + guard.ExemptionStatus(forged)})
 	for _, m := range ForSweep(in) {
 		for _, line := range strings.Split(m.Text, "\n") {
 			if strings.HasPrefix(line, "ALL CLEAR") {

@@ -161,12 +161,15 @@ type Payload struct {
 // repository finished before it; when the page still holds that name the
 // link resumes right after it, so a repository deleted or created earlier
 // in the page in the meantime does not shift the position. When that very
-// repository is gone, the page is swept again from its start.
+// repository is gone, the link resumes at Next, the first repository not
+// started, if the page still holds it; when both are gone, the page is swept
+// again from its start (its finished repositories are then counted twice).
 type Position struct {
 	Target    int    `json:"target,omitempty"` // index in the chain's targets
 	PageToken string `json:"pageToken,omitempty"`
 	Index     int    `json:"index"`
 	After     string `json:"after,omitempty"`
+	Next      string `json:"next,omitempty"`
 	// TemplatesDone: the target's repository creation templates are swept
 	// (they come first: they shape the repositories created meanwhile).
 	TemplatesDone bool `json:"templatesDone,omitempty"`
@@ -346,9 +349,12 @@ func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane
 		default:
 			from := resumeIndex(page, pos)
 			end, stopped := s.runPage(ctx, st, pos.Target, page, from, workers, stop)
-			pos.Index, pos.After = end, ""
+			pos.Index, pos.After, pos.Next = end, "", ""
 			if end > 0 {
 				pos.After = page[end-1].Name
+			}
+			if end < len(page) {
+				pos.Next = page[end].Name
 			}
 			st.setLane(lane, pos)
 			if stopped {
@@ -374,6 +380,10 @@ func (s *Sweeper) runLane(ctx context.Context, log *slog.Logger, st *state, lane
 func validTargets(c *Continuation) error {
 	if len(c.Targets) == 0 {
 		return fmt.Errorf("%w: no targets", ErrMalformed)
+	}
+	if len(c.Lanes) == 0 && c.NextTarget == len(c.Targets) {
+		// A chain hands off only with something left to sweep.
+		return fmt.Errorf("%w: nothing left to sweep", ErrMalformed)
 	}
 	for _, t := range c.Targets {
 		if !guard.ValidAccount(t.Account) || !guard.ValidRegion(t.Region) {

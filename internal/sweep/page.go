@@ -17,13 +17,21 @@ import (
 )
 
 // resumeIndex is where to start in page: right after pos.After when the
-// page still holds it; at its start when After is gone (deleted between
+// page still holds it, else at pos.Next (the first repository not started)
+// when it does; at the page's start when both are gone (deleted between
 // links: the page has shifted by an unknown amount, and Index could skip a
 // repository not yet swept; sweeping some again only repeats idempotent
-// work); else pos.Index (clamped to the page).
+// work); with neither name (the page's start), at pos.Index.
 func resumeIndex(page []guard.Repository, pos Position) int {
+	at := func(name string) int { return slices.IndexFunc(page, func(r guard.Repository) bool { return r.Name == name }) }
 	if pos.After != "" {
-		return slices.IndexFunc(page, func(r guard.Repository) bool { return r.Name == pos.After }) + 1
+		if i := at(pos.After); i >= 0 {
+			return i + 1
+		}
+		if pos.Next != "" {
+			return max(at(pos.Next), 0)
+		}
+		return 0
 	}
 	return min(max(pos.Index, 0), len(page))
 }

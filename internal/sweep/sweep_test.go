@@ -499,44 +499,63 @@ func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
 }
 
 // When the repository a link finished last is itself deleted before the
-// next link, the page has shifted by an unknown amount: the next link sweeps
-// the page again from its start rather than skip a repository (before, it
-// resumed at the old index, one past the first repository not started).
+// next link, the page has shifted: the next link resumes at the first
+// repository not started (Position.Next), each repository counted once;
+// when that one is gone too, it sweeps the page again from its start rather
+// than skip one. (Before, it resumed at the old index, one past the first
+// repository not started.)
 func TestResumeWhenTheLastFinishedRepositoryIsGone(t *testing.T) {
-	f := newFixture(t, 100, testRules(t), Options{Concurrency: 1})
-	f.ecr.onCall = func(op, _ string) {
-		if op == "Lifecycle" {
-			f.clock.Advance(time.Second)
-		}
-	}
-	plan := seedPlan(40, map[string]int{"mutable": 1})
-	seedFake(f.ecr, plan)
-	ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(20*time.Second))
-	defer cancel()
-	res, err := f.s.Handle(ctx, Payload{})
-	if err != nil || res.Status != StatusContinued {
-		t.Fatalf("first link: %+v, %v", res, err)
-	}
-	finished := res.Scanned
-	f.ecr.remove(plan[finished-1].repoName)
-	f.ecr.onCall = nil
-	if _, err := f.s.Handle(context.Background(), f.next.payloads[0]); err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range plan {
-		if i == finished-1 {
-			continue // deleted
-		}
-		if got := f.ecr.repo(s.repoName); got.Mutability != guard.Immutable {
-			t.Errorf("%s (index %d; the first link finished %d) is still %s: skipped", s.repoName, i, finished, got.Mutability)
-		}
-		most := 1
-		if i < finished {
-			most = 2 // finished by the first link, swept again with its page
-		}
-		if n := f.ecr.perRepo[s.repoName]["Lifecycle"]; n < 1 || n > most {
-			t.Errorf("%s evaluated %d times, want 1 to %d", s.repoName, n, most)
-		}
+	for _, tc := range []struct {
+		name      string
+		gone      func(finished int) []int // plan indexes deleted between the links
+		exactOnce bool
+	}{
+		{"the last finished gone", func(f int) []int { return []int{f - 1} }, true},
+		{"the last finished and the next gone", func(f int) []int { return []int{f - 1, f} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 100, testRules(t), Options{Concurrency: 1})
+			f.ecr.onCall = func(op, _ string) {
+				if op == "Lifecycle" {
+					f.clock.Advance(time.Second)
+				}
+			}
+			plan := seedPlan(40, map[string]int{"mutable": 1})
+			seedFake(f.ecr, plan)
+			ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(20*time.Second))
+			defer cancel()
+			res, err := f.s.Handle(ctx, Payload{})
+			if err != nil || res.Status != StatusContinued {
+				t.Fatalf("first link: %+v, %v", res, err)
+			}
+			finished, gone := res.Scanned, tc.gone(res.Scanned)
+			for _, i := range gone {
+				f.ecr.remove(plan[i].repoName)
+			}
+			f.ecr.onCall = nil
+			if _, err := f.s.Handle(context.Background(), f.next.payloads[0]); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range plan {
+				if slices.Contains(gone, i) {
+					continue
+				}
+				if got := f.ecr.repo(s.repoName); got.Mutability != guard.Immutable {
+					t.Errorf("%s (index %d; the first link finished %d) is still %s: skipped", s.repoName, i, finished, got.Mutability)
+				}
+				most := 1
+				if i < finished && !tc.exactOnce {
+					most = 2 // finished by the first link, swept again with its page
+				}
+				if n := f.ecr.perRepo[s.repoName]["Lifecycle"]; n < 1 || n > most {
+					t.Errorf("%s evaluated %d times, want 1 to %d", s.repoName, n, most)
+				}
+			}
+			// The deleted one was finished, and counted, by the first link.
+			if _, doc := digest(t, f.pub); tc.exactOnce && doc.Counts.Scanned != len(plan) {
+				t.Errorf("digest scanned %d, want each repository once (%d)", doc.Counts.Scanned, len(plan))
+			}
+		})
 	}
 }
 
@@ -564,7 +583,7 @@ func TestChainIsBounded(t *testing.T) {
 	f.pub.sent = nil
 	f.ecr.resetCalls()
 	res, err := f.s.Handle(context.Background(), Payload{Continuation: &Continuation{ChainID: "x", Link: 4, StartedAt: f.clock.Now(),
-		NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}}})
+		Lanes: []Position{{Index: 3, After: "x"}}, NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}}})
 	if err != nil || res.Status != StatusStopped || f.ecr.calls["ListPage"] != 0 {
 		t.Errorf("link beyond the bound: %+v %v, %d listings", res, err, f.ecr.calls["ListPage"])
 	}
@@ -634,6 +653,7 @@ func TestMalformedContinuation(t *testing.T) {
 		// nothing, registries that are not, counts or failures of targets
 		// the chain does not cover.
 		{ChainID: "x", Link: 2, StartedAt: time.Now(), Counts: Tally{Scanned: 10, Compliant: 10}},
+		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}, Counts: Tally{Scanned: 10, Compliant: 10}},
 		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1\nCOMPLIANT"}}},
 		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "12345678901x", Region: "us-east-1"}}},
 		{ChainID: "x", Link: 2, StartedAt: time.Now(), NextTarget: 1, Targets: []Target{{Account: "123456789012", Region: "us-east-1"}}, PerTarget: map[int]Tally{1: {Scanned: 1}}},
@@ -651,7 +671,7 @@ func TestMalformedContinuation(t *testing.T) {
 func TestWellFormedContinuationIsAccepted(t *testing.T) {
 	f := newFixture(t, 10, testRules(t), Options{})
 	target := Target{Account: "123456789012", Region: "us-east-1"}
-	c := &Continuation{ChainID: "x", Link: 2, StartedAt: f.clock.Now(), NextTarget: 1, Targets: []Target{target},
+	c := &Continuation{ChainID: "x", Link: 2, StartedAt: f.clock.Now(), Lanes: []Position{{}}, NextTarget: 1, Targets: []Target{target},
 		PerTarget: map[int]Tally{0: {Scanned: 1, Remediated: 1}}, FailedTargets: []FailedTarget{{Target: target, Error: "refused"}}}
 	if res, err := f.s.Handle(context.Background(), Payload{Continuation: c}); err != nil || res.Status != StatusComplete {
 		t.Fatalf("Handle = %+v, %v", res, err)
