@@ -23,7 +23,9 @@ import (
 // repository not yet swept; sweeping some again only repeats idempotent
 // work); with neither name (the page's start), at pos.Index.
 func resumeIndex(page []guard.Repository, pos Position) int {
-	at := func(name string) int { return slices.IndexFunc(page, func(r guard.Repository) bool { return r.Name == name }) }
+	at := func(name string) int {
+		return slices.IndexFunc(page, func(r guard.Repository) bool { return r.Name == name })
+	}
 	if pos.After != "" {
 		if i := at(pos.After); i >= 0 {
 			return i + 1
