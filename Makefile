@@ -3,6 +3,10 @@ SHELL := /bin/bash
 GO ?= go
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION := v0.8.2
+# The versions the tests are written against: a newer moto accepts what
+# 5.2.1 refuses, a newer cfn-lint warns about more.
+MOTO_VERSION := 5.2.1
+CFN_LINT_VERSION := 1.51.0
 GOBIN := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 FUZZTIME ?= 20s
@@ -17,10 +21,12 @@ all: test
 ## tools: install what the tests need (the RIE, staticcheck) and check the preinstalled ones; fails loudly.
 tools: staticcheck
 	@command -v $(GO) >/dev/null || { echo "ERROR: go is not installed" >&2; exit 1; }
-	@python3 -c 'import moto.server' 2>/dev/null || { echo "ERROR: the moto server is missing: python3 -m pip install 'moto[server]'" >&2; exit 1; }
-	@command -v cfn-lint >/dev/null || { echo "ERROR: cfn-lint is missing: python3 -m pip install cfn-lint" >&2; exit 1; }
-	@command -v aws-lambda-rie >/dev/null || $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
-	@command -v aws-lambda-rie >/dev/null || { echo "ERROR: aws-lambda-rie could not be installed" >&2; exit 1; }
+	@python3 -c 'import moto.server' 2>/dev/null || { echo "ERROR: the moto server is missing: python3 -m pip install 'moto[server]==$(MOTO_VERSION)'" >&2; exit 1; }
+	@v=$$(python3 -c 'import moto; print(moto.__version__)'); [ "$$v" = "$(MOTO_VERSION)" ] || { echo "ERROR: moto $$v is installed, the tests need $(MOTO_VERSION): python3 -m pip install 'moto[server]==$(MOTO_VERSION)'" >&2; exit 1; }
+	@command -v cfn-lint >/dev/null || { echo "ERROR: cfn-lint is missing: python3 -m pip install cfn-lint==$(CFN_LINT_VERSION)" >&2; exit 1; }
+	@cfn-lint --version | grep -qxF 'cfn-lint $(CFN_LINT_VERSION)' || { echo "ERROR: $$(cfn-lint --version) is installed, the tests need $(CFN_LINT_VERSION): python3 -m pip install cfn-lint==$(CFN_LINT_VERSION)" >&2; exit 1; }
+	@$(GO) version -m "$$(command -v aws-lambda-rie)" 2>/dev/null | grep -qF '$(RIE_VERSION)' || $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	@$(GO) version -m "$$(command -v aws-lambda-rie)" 2>/dev/null | grep -qF '$(RIE_VERSION)' || { echo "ERROR: aws-lambda-rie $(RIE_VERSION) is not the one on PATH: $$(command -v aws-lambda-rie)" >&2; exit 1; }
 
 # staticcheck: the pinned version, installed when missing or another version is on PATH.
 staticcheck:
