@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
 	"github.com/ecr-guard/ecr-guard/internal/awsfail"
+	"github.com/ecr-guard/ecr-guard/internal/fault"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
@@ -63,10 +64,13 @@ func (c *Client) describeTemplate(ctx context.Context, prefix string) (types.Rep
 	if err != nil {
 		return types.RepositoryCreationTemplate{}, wrapTemplate("DescribeRepositoryCreationTemplates", prefix, err)
 	}
-	if len(out.RepositoryCreationTemplates) == 0 {
-		return types.RepositoryCreationTemplate{}, fmt.Errorf("DescribeRepositoryCreationTemplates %s: %w", prefix, guard.ErrTemplateNotFound)
+	// The one asked for, not just the first answered.
+	for _, t := range out.RepositoryCreationTemplates {
+		if aws.ToString(t.Prefix) == prefix {
+			return t, nil
+		}
 	}
-	return out.RepositoryCreationTemplates[0], nil
+	return types.RepositoryCreationTemplate{}, fmt.Errorf("DescribeRepositoryCreationTemplates %s: %w", prefix, guard.ErrTemplateNotFound)
 }
 
 // UpdateTemplate writes change to the template with prefix and keeps every
@@ -75,13 +79,18 @@ func (c *Client) describeTemplate(ctx context.Context, prefix string) (types.Rep
 // that an omitted imageTagMutability means MUTABLE:
 // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_UpdateRepositoryCreationTemplate.html),
 // so the template is read just before and every member is sent back as read
-// except the changed ones. A change someone makes between the read and the
-// write is lost: the API has no conditional update. A template deleted in
-// between is guard.ErrTemplateNotFound.
+// except the changed ones. A template that no longer is what the decision
+// read (change.Basis) is not written: a retryable guard.ErrTemplateChanged.
+// A change someone makes between this read and the write is lost: the API
+// has no conditional update. A template deleted in between is
+// guard.ErrTemplateNotFound.
 func (c *Client) UpdateTemplate(ctx context.Context, prefix string, change guard.TemplateChange) error {
 	t, err := c.describeTemplate(ctx, prefix)
 	if err != nil {
 		return err
+	}
+	if change.Basis != nil && !templateFromAPI(t).SameForTheRules(*change.Basis) {
+		return &fault.Error{Err: fmt.Errorf("UpdateRepositoryCreationTemplate %s: %w", prefix, guard.ErrTemplateChanged), Code: "TemplateChanged", Retryable: true}
 	}
 	in := &ecr.UpdateRepositoryCreationTemplateInput{
 		Prefix:                             &prefix,

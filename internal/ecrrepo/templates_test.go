@@ -177,6 +177,35 @@ func TestTemplates(t *testing.T) {
 		}
 	})
 
+	t.Run("a template changed since the decision's read is not written", func(t *testing.T) {
+		c, api, proxy := env(t)
+		if _, err := api.CreateRepositoryCreationTemplate(ctx, minimalTemplate("prod")); err != nil {
+			t.Fatal(err)
+		}
+		read, err := c.Template(ctx, "prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Someone gives it an exemption tag after the read.
+		if _, err := api.UpdateRepositoryCreationTemplate(ctx, &ecr.UpdateRepositoryCreationTemplateInput{Prefix: aws.String("prod"),
+			AppliedFor: []types.RCTAppliedFor{types.RCTAppliedForReplication}, ResourceTags: []types.Tag{{Key: aws.String("environment"), Value: aws.String("dev")}}}); err != nil {
+			t.Fatal(err)
+		}
+		proxy.Reset()
+		err = c.UpdateTemplate(ctx, "prod", guard.TemplateChange{Mutability: &guard.MutabilitySetting{Mutability: guard.Immutable}, Basis: &read})
+		if !errors.Is(err, guard.ErrTemplateChanged) || !fault.Retryable(err) || proxy.Count("UpdateRepositoryCreationTemplate") != 0 {
+			t.Errorf("err = %v (retryable %v) after %d updates; want a retryable ErrTemplateChanged and no update", err, fault.Retryable(err), proxy.Count("UpdateRepositoryCreationTemplate"))
+		}
+		// Decided on what is there now, it is written.
+		now, err := c.Template(ctx, "prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.UpdateTemplate(ctx, "prod", guard.TemplateChange{LifecyclePolicy: guard.DefaultLifecyclePolicy, Basis: &now}); err != nil {
+			t.Errorf("an update on a fresh basis: %v", err)
+		}
+	})
+
 	t.Run("CreateTemplate", func(t *testing.T) {
 		c, api, _ := env(t)
 		root := guard.Template{

@@ -282,6 +282,9 @@ func (p Principal) Who() string {
 //     still reports it.
 func (r *Rules) decideExemptionChange(p *Plan, in *Input) {
 	e, ex := in.Event, p.Exemption
+	if r.echoesState(e) {
+		return
+	}
 	add := func(kind Kind, summary string) {
 		p.Findings = append(p.Findings, Finding{Kind: kind, Area: AreaExemption, Summary: summary})
 	}
@@ -323,6 +326,14 @@ func (r *Rules) decideExemptionChange(p *Plan, in *Input) {
 			add(KindObserved, "exemption tag removed by "+e.Principal.Who()+": the repository is no longer exempt; it is "+DescribeMutability(in.Repo.Mutability, in.Repo.ExclusionFilters))
 		}
 	}
+}
+
+// echoesState reports whether e is ecr-guard's own template update, which
+// sends back every member as it read it (the API has no partial update):
+// its request asks for nothing and grants nothing, so only the live state
+// decides. (ecr-guard's other writes only ever ask for what is compliant.)
+func (r *Rules) echoesState(e *Event) bool {
+	return e.Name == EventUpdateRepositoryCreationTemplate && r.IsSelf(*e)
 }
 
 func (r *Rules) isExpiryKey(key string) bool {
@@ -376,13 +387,18 @@ func (r *Rules) decideMutability(p *Plan, in *Input) {
 
 // requestedNonCompliantMutability reports what the event asked for when that
 // was a non-compliant mutability setting. CreateRepository and
-// CreateRepositoryCreationTemplate default to MUTABLE.
+// CreateRepositoryCreationTemplate default to MUTABLE, and so does an
+// UpdateRepositoryCreationTemplate that leaves it out (the API reference:
+// "If this parameter is omitted, the default setting of MUTABLE will be
+// used").
 func (r *Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
-	if e == nil {
+	if e == nil || r.echoesState(e) {
 		return "", false
 	}
 	m := e.Request.Mutability
 	switch e.Name {
+	case EventUpdateRepositoryCreationTemplate:
+		m = cmp.Or(m, Mutable)
 	case EventCreateRepository, EventCreateRepositoryCreationTemplate:
 		if m == "" && e.Principal.Type == "AWSService" {
 			// ECR created it on its own (pull-through cache, replication,
@@ -391,7 +407,7 @@ func (r *Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
 			return "", false
 		}
 		m = cmp.Or(m, Mutable) // ECR's default for both
-	case EventPutImageTagMutability, EventUpdateRepositoryCreationTemplate:
+	case EventPutImageTagMutability:
 	default:
 		return "", false
 	}

@@ -44,6 +44,19 @@ var ErrTemplateNotFound = errors.New("repository creation template not found")
 // created it first); adapters return it (wrapped) from creating one.
 var ErrTemplateExists = errors.New("repository creation template already exists")
 
+// ErrTemplateChanged means the template changed, in what the rules read,
+// between the read a decision was made on and the write: adapters return it
+// (wrapped, retryable) instead of writing, so that the decision is made
+// again on what is there (the API has no conditional update).
+var ErrTemplateChanged = errors.New("repository creation template changed since it was read")
+
+// SameForTheRules reports whether t and u agree in everything the rules
+// read of a template.
+func (t Template) SameForTheRules(u Template) bool {
+	return t.Prefix == u.Prefix && t.Mutability == u.Mutability && slices.Equal(t.ExclusionFilters, u.ExclusionFilters) &&
+		t.Lifecycle == u.Lifecycle && slices.Equal(t.ResourceTags, u.ResourceTags) && slices.Equal(t.AppliedFor, u.AppliedFor)
+}
+
 // TemplateChange is what fixing a template writes
 // (UpdateRepositoryCreationTemplate): only these, every other field of the
 // template kept as it is.
@@ -55,6 +68,10 @@ type TemplateChange struct {
 	// AddAppliedFor are appliedFor values added to those the template has
 	// (ROOT_TEMPLATE=ensure).
 	AddAppliedFor []string
+	// Basis is the template as the decision read it; when set, a template
+	// that now differs from it is not written (ErrTemplateChanged). The
+	// sweep decides on the listing, a whole loop of templates earlier.
+	Basis *Template
 }
 
 // RootTemplateMode says what ecr-guard does about the ROOT template
@@ -281,7 +298,8 @@ func (r *Rules) prefixMayBeExempt(prefix string) bool {
 // of characters the pattern does not contain.
 func GlobCoversPrefix(pattern, prefix string) bool {
 	states := starClosure(pattern, []int{0})
-	for _, c := range []byte(prefix + "/") {
+	// ECR applies a "/" to the end of every prefix: "prod/" is "prod".
+	for _, c := range []byte(strings.TrimSuffix(prefix, "/") + "/") {
 		var next []int
 		for _, i := range states {
 			switch {
@@ -331,7 +349,7 @@ func ShapingTemplate(templates []Template, name, appliedFor string) (Template, b
 			if best == nil {
 				best = &templates[i]
 			}
-		case strings.HasPrefix(name, t.Prefix+"/"):
+		case strings.HasPrefix(name, strings.TrimSuffix(t.Prefix, "/")+"/"):
 			if best == nil || best.Prefix == RootPrefix || len(t.Prefix) > len(best.Prefix) {
 				best = &templates[i]
 			}

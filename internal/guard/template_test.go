@@ -18,6 +18,13 @@ func templateEvent(name, prefix string, req Request) *Event {
 	return &Event{Name: name, Template: prefix, Request: req, Principal: Principal{ARN: "arn:aws:sts::123456789012:assumed-role/developer/alice", IssuerARN: "arn:aws:iam::123456789012:role/developer"}}
 }
 
+// selfTemplateEvent is ecr-guard's own call (its role, as in testRules).
+func selfTemplateEvent(name, prefix string, req Request) *Event {
+	e := templateEvent(name, prefix, req)
+	e.Principal = Principal{Type: "AssumedRole", ARN: "arn:aws:sts::123456789012:assumed-role/ecr-guard/fn", IssuerARN: "arn:aws:iam::123456789012:role/ecr-guard"}
+	return e
+}
+
 func TestDecideTemplate(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -55,6 +62,27 @@ func TestDecideTemplate(t *testing.T) {
 			template:  template("prod", ImmutableWithExclusion, []string{"release-*", "latest"}),
 			wantKinds: []Kind{KindRemediated}, wantAreas: []Area{AreaMutability},
 			wantSet: &MutabilitySetting{Mutability: ImmutableWithExclusion, ExclusionFilters: []string{"latest"}},
+		},
+		{
+			name:      "an update that leaves out the mutability asks for ECR's default, MUTABLE",
+			event:     templateEvent(EventUpdateRepositoryCreationTemplate, "prod", Request{}),
+			template:  template("prod", Immutable, nil),
+			wantKinds: []Kind{KindObserved}, wantAreas: []Area{AreaMutability},
+			wantSummary: "set MUTABLE; it is IMMUTABLE again",
+		},
+		{
+			name:      "ecr-guard's own update of an exempt template echoes it whole (MUTABLE, the tag): nothing to say",
+			rules:     func(r *Rules) { r.ExemptRepositoryPatterns = []string{"dev/*"} },
+			event:     selfTemplateEvent(EventUpdateRepositoryCreationTemplate, "dev", Request{Mutability: Mutable, Tags: []Tag{devTag}}),
+			template:  template("dev", Mutable, nil, devTag),
+			wantKinds: nil,
+		},
+		{
+			name:      "ecr-guard's own fix of a template whose exemption tag is not allowed echoes the tag: no rejection blamed on ecr-guard",
+			rules:     func(r *Rules) { r.ExemptRepositoryPatterns = []string{"dev/team-*"} },
+			event:     selfTemplateEvent(EventUpdateRepositoryCreationTemplate, "dev", Request{Mutability: Immutable, Tags: []Tag{devTag}}),
+			template:  template("dev", Immutable, nil, devTag),
+			wantKinds: nil,
 		},
 		{
 			name:     "only allowed exclusion filters: compliant",
@@ -241,6 +269,8 @@ func TestGlobCoversPrefix(t *testing.T) {
 		{"dev/", "dev", false}, // only the empty rest, never a repository
 		{"dev", "dev", false},
 		{"prod/*", "dev", false},
+		{"dev/*", "dev/", true},   // ECR's trailing "/" is the one it always applies
+		{"*/*/*", "prod/", false}, // prod/app is not matched
 	}
 	suffixes := []string{"a", "b", "x", "app", "team-a/web", "dev", "z/y/x", "*", "-"}
 	for _, tt := range tests {
@@ -251,7 +281,7 @@ func TestGlobCoversPrefix(t *testing.T) {
 		// not covered means some name under it is not matched.
 		matchedAll := true
 		for _, s := range suffixes {
-			matchedAll = matchedAll && MatchGlob(tt.pattern, tt.prefix+"/"+s)
+			matchedAll = matchedAll && MatchGlob(tt.pattern, strings.TrimSuffix(tt.prefix, "/")+"/"+s)
 		}
 		if tt.want && !matchedAll {
 			t.Errorf("%q covers %q but MatchGlob misses a name under it", tt.pattern, tt.prefix)
@@ -278,6 +308,7 @@ func TestShapingTemplate(t *testing.T) {
 		{Prefix: "docker-hub", AppliedFor: []string{AppliedForPullThroughCache}},
 		{Prefix: "docker-hub/library", AppliedFor: []string{AppliedForPullThroughCache}},
 		{Prefix: "prod", AppliedFor: []string{AppliedForReplication}},
+		{Prefix: "stage/", AppliedFor: []string{AppliedForReplication}}, // ECR's trailing "/" allowed
 	}
 	tests := []struct {
 		name, appliedFor, want string
@@ -290,6 +321,7 @@ func TestShapingTemplate(t *testing.T) {
 		{"prod/app", AppliedForCreateOnPush, ""},
 		{"prod/app", "", "prod"}, // how ECR created it is unknown: any template
 		{"other/app", "", RootPrefix},
+		{"stage/app", AppliedForReplication, "stage/"},
 	}
 	for _, tt := range tests {
 		got, ok := ShapingTemplate(templates, tt.name, tt.appliedFor)

@@ -91,7 +91,7 @@ func (r *Reconciler) reconcileTemplate(ctx context.Context, rules guard.Rules, r
 	}
 	plan := rules.DecideTemplate(guard.TemplateInput{Event: req.Event, Template: live, Prefix: req.Key.Prefix, Now: r.now()})
 	o := TemplateOutcome{Status: Done, Template: live, Plan: plan}
-	if err := writeTemplate(ctx, repos, rules, req.Key.Prefix, &o.Plan); err != nil {
+	if err := writeTemplate(ctx, repos, rules, req.Key.Prefix, live, &o.Plan); err != nil {
 		switch {
 		case errors.Is(err, guard.ErrTemplateNotFound):
 			return TemplateOutcome{Status: Gone, Template: live, Err: err}
@@ -111,7 +111,7 @@ func (r *Reconciler) reconcileTemplate(ctx context.Context, rules guard.Rules, r
 // writeTemplate makes the plan's one write: create the ROOT template, or
 // update the template's governed fields. A permanent failure turns the
 // findings of the areas it would have fixed into FAILED.
-func writeTemplate(ctx context.Context, repos Templates, rules guard.Rules, prefix string, plan *guard.TemplatePlan) error {
+func writeTemplate(ctx context.Context, repos Templates, rules guard.Rules, prefix string, basis *guard.Template, plan *guard.TemplatePlan) error {
 	if plan.DryRun || !plan.Writes() {
 		return nil
 	}
@@ -121,7 +121,9 @@ func writeTemplate(ctx context.Context, repos Templates, rules guard.Rules, pref
 		err = repos.CreateTemplate(ctx, rules.RootTemplate())
 		what = "could not create the ROOT template"
 	} else {
-		err = repos.UpdateTemplate(ctx, prefix, plan.Change())
+		change := plan.Change()
+		change.Basis = basis
+		err = repos.UpdateTemplate(ctx, prefix, change)
 		what = "could not update the template"
 	}
 	if err == nil || fault.Retryable(err) || errors.Is(err, guard.ErrTemplateNotFound) || errors.Is(err, guard.ErrTemplateExists) {

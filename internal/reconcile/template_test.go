@@ -59,6 +59,18 @@ func TestReconcileTemplate(t *testing.T) {
 			wantStatus: Done, wantKinds: []guard.Kind{guard.KindRemediated}, wantCalls: []string{"UpdateTemplate"}, wantAfter: guard.Immutable,
 		},
 		{
+			// Listed MUTABLE, since given an exemption and still MUTABLE:
+			// the plan made on the listing is not written over it.
+			name: "a template changed since the sweep listed it is decided again, not written", mode: guard.RootTemplateReport,
+			template: func() *guard.Template {
+				t := mutable("prod")
+				t.ResourceTags = []guard.Tag{{Key: "environment", Value: "dev"}}
+				return t
+			}(),
+			req:        TemplateRequest{Key: prodKey, Listed: mutable("prod")},
+			wantStatus: Retry, wantCalls: []string{"UpdateTemplate"}, wantAfter: guard.Mutable,
+		},
+		{
 			name: "a dry run writes nothing", template: mutable("prod"), mode: guard.RootTemplateReport,
 			req:        TemplateRequest{Key: prodKey, DryRun: true},
 			wantStatus: Done, wantKinds: []guard.Kind{guard.KindWouldRemediate}, wantCalls: []string{"Template"}, wantAfter: guard.Mutable,

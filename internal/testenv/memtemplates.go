@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/ecr-guard/ecr-guard/internal/fault"
 	"github.com/ecr-guard/ecr-guard/internal/guard"
 )
 
@@ -96,6 +97,9 @@ func (m *MemTemplates) UpdateTemplate(_ context.Context, prefix string, c guard.
 	t, ok := m.byPrefix[prefix]
 	if !ok {
 		return fmt.Errorf("template %s: %w", prefix, guard.ErrTemplateNotFound)
+	}
+	if c.Basis != nil && !t.SameForTheRules(*c.Basis) {
+		return &fault.Error{Err: fmt.Errorf("template %s: %w", prefix, guard.ErrTemplateChanged), Code: "TemplateChanged", Retryable: true}
 	}
 	m.changes = append(m.changes, c)
 	if c.Mutability != nil {
