@@ -133,7 +133,7 @@ func (p LifecyclePolicy) merge(rules []lifecycleRule) (lifecycleMerge, error) {
 		for end < len(seq) && seq[end].added {
 			end++
 		}
-		above := math.MaxInt
+		above := math.MaxInt32 + 1 // ECR's priorities are integers
 		if end < len(seq) {
 			above = seq[end].rule.RulePriority
 		}

@@ -423,7 +423,7 @@ func (r *Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
 func (r *Rules) decideLifecycle(p *Plan, in *Input) {
 	fix, ok := r.fixLifecycle(in.Repo.Lifecycle)
 	if !ok {
-		if observed := r.observedLifecycleChange(in.Event); observed != "" {
+		if observed := r.observedLifecycleChange(in.Event, in.Repo.Lifecycle); observed != "" {
 			p.Findings = append(p.Findings, Finding{Kind: KindObserved, Area: AreaLifecycle, Summary: observed})
 		}
 		return
@@ -481,10 +481,15 @@ func (r *Rules) fixLifecycle(lc Lifecycle) (fix lifecycleFix, ok bool) {
 // not). CreateRepository is not one: pipelines that apply the baseline
 // right after creating a repository would get a notice for every new
 // repository.
-func (r *Rules) observedLifecycleChange(e *Event) string {
+func (r *Rules) observedLifecycleChange(e *Event, live Lifecycle) string {
 	again := "; the baseline policy is in place again"
-	if r.LifecycleMode == LifecycleContains {
+	switch {
+	case r.LifecycleMode == LifecycleContains:
 		again = "; the baseline rules are in place again"
+	case r.LifecycleMode == LifecycleMissing && !r.Baseline.Equal(live.Text):
+		// Any policy satisfies this mode: say which is there (someone
+		// may have put their own right after the delete).
+		again = "; a lifecycle policy (" + r.Baseline.State(live) + ") is in place again"
 	}
 	switch {
 	case e == nil:

@@ -625,3 +625,22 @@ func TestMatchGlob(t *testing.T) {
 		}
 	}
 }
+
+// LIFECYCLE_MODE=missing: a policy deleted, and another put right after,
+// is OBSERVED as the policy that is there, never as the baseline.
+func TestMissingModeSaysWhichPolicyIsBack(t *testing.T) {
+	r := testRules(t)
+	r.LifecycleMode = LifecycleMissing
+	for _, tc := range []struct {
+		live Lifecycle
+		want string
+	}{
+		{Lifecycle{Exists: true, Text: weakPolicy}, "a lifecycle policy (other) is in place again"},
+		{Lifecycle{Exists: true, Text: DefaultLifecyclePolicy}, "the baseline policy is in place again"},
+	} {
+		p := r.Decide(Input{Event: event(EventDeleteLifecyclePolicy, Request{}), Checks: ChecksFor(EventDeleteLifecyclePolicy), Repo: withLifecycle(repo(Immutable, nil), tc.live), Now: now})
+		if len(p.Findings) != 1 || p.Findings[0].Kind != KindObserved || !strings.HasSuffix(p.Findings[0].Summary, tc.want) {
+			t.Errorf("live %.40q: findings %+v, want one OBSERVED ending %q", tc.live.Text, p.Findings, tc.want)
+		}
+	}
+}

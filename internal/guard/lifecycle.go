@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"sort"
@@ -345,6 +346,8 @@ func validateRule(r lifecycleRule) error {
 	switch {
 	case r.RulePriority < 1: // P, Rule priority: applied from 1 up
 		return errors.New("rulePriority must be a positive integer")
+	case r.RulePriority > math.MaxInt32: // the API's "Integer" (appliedRulePriority)
+		return fmt.Errorf("rulePriority %d is more than ECR's integers hold (%d)", r.RulePriority, math.MaxInt32)
 	case s.TagStatus != tagStatusTagged && s.TagStatus != tagStatusUntagged && s.TagStatus != tagStatusAny: // P, Tag status
 		return fmt.Errorf(`unknown tagStatus %q (want tagged, untagged or any)`, s.TagStatus)
 	case s.TagStatus == tagStatusTagged && len(s.TagPrefixList) == 0 && len(s.TagPatternList) == 0: // P, Tag status
@@ -355,6 +358,8 @@ func validateRule(r lifecycleRule) error {
 		return errors.New("a rule may have a tagPatternList or a tagPrefixList, not both")
 	case s.CountNumber < 1: // P, Count number: "0 is not an accepted value"
 		return errors.New("countNumber must be a positive integer")
+	case s.CountNumber > math.MaxInt32: // P, Count number: "Type: integer"
+		return fmt.Errorf("countNumber %d is more than ECR's integers hold (%d)", s.CountNumber, math.MaxInt32)
 	}
 	for _, pattern := range s.TagPatternList { // P, Tag pattern list
 		if strings.Count(pattern, "*") > maxPatternWildcards {

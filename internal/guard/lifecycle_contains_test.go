@@ -55,6 +55,15 @@ func TestMergeBaselineRules(t *testing.T) {
 				`{"rulePriority":3,"description":"Keep only the 30 most recent images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}`,
 		},
 		{
+			// The baseline's rules cannot follow at 2^31 and up: ECR's
+			// priorities are integers, so the rules are numbered again.
+			name:           "a team rule at the largest priority: renumbered, not past ECR's integers",
+			baseline:       DefaultLifecyclePolicy,
+			team:           policy(teamRule(2147483647, "Keep 100 prod images", selProdPrefix100, actExpire)),
+			wantAdded:      []string{"Expire untagged images 7 days after push (priority 2)", "Keep only the 30 most recent images (priority 3)"},
+			wantRenumbered: true,
+		},
+		{
 			name:        "the team's any rule gives way to the baseline's",
 			baseline:    DefaultLifecyclePolicy,
 			team:        policy(teamRule(1, "Keep 100 prod images", selProdPrefix100, actExpire), teamRule(5, "Keep 100 images", selAny100, actExpire)),

@@ -108,6 +108,10 @@ func TestLifecycleGrammar(t *testing.T) {
 
 		// One rule.
 		{"rulePriority zero", docProperties + ", Rule priority: priority 1 is applied first", policy(rule(0, selAny30, actExpire)), "rulePriority must be a positive integer"},
+		{"rulePriority beyond ECR's integers", "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_LifecyclePolicyPreviewResult.html, appliedRulePriority: Type Integer",
+			policy(rule(2147483648, selAny30, actExpire)), "rulePriority 2147483648 is more than ECR's integers hold"},
+		{"countNumber beyond ECR's integers", docProperties + ", Count number: Type: integer",
+			policy(rule(1, `{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":2147483648}`, actExpire)), "countNumber 2147483648 is more than ECR's integers hold"},
 		{"unknown tagStatus", docProperties + ", Tag status", policy(rule(1, `{"tagStatus":"all","countType":"imageCountMoreThan","countNumber":7}`, actExpire)), `unknown tagStatus "all"`},
 		{"tagged without prefix or pattern list", docProperties + ", Tag status",
 			policy(rule(1, `{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":7}`, actExpire)), "needs a tagPrefixList or tagPatternList"},

@@ -6,6 +6,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -215,6 +216,14 @@ func (r *Reconciler) reconcile(ctx context.Context, rules guard.Rules, req Reque
 		return Outcome{Status: Failed, Repo: repo, Plan: plan, Err: err}
 	}
 	repo, area, err := read(ctx, repos, rules, req)
+	checks := req.Checks
+	var lifecycleErr error
+	if err != nil && area == guard.AreaLifecycle && !fault.Retryable(err) && !errors.Is(err, guard.ErrRepositoryNotFound) {
+		// Only the lifecycle policy was refused (a repository policy can
+		// deny GetLifecyclePolicy): that must not keep the tags mutable.
+		// Mutability is decided and fixed without it; the read is FAILED.
+		checks.Lifecycle, lifecycleErr, err = false, err, nil
+	}
 	switch {
 	case errors.Is(err, guard.ErrRepositoryNotFound):
 		return Outcome{Status: Gone, Repo: repo, Err: err}
@@ -227,8 +236,8 @@ func (r *Reconciler) reconcile(ctx context.Context, rules guard.Rules, req Reque
 		return Outcome{Status: Failed, Repo: repo, Plan: plan, Err: err}
 	}
 
-	plan := rules.Decide(guard.Input{Event: req.Event, Checks: req.Checks, Repo: repo, Now: r.now()})
-	o := Outcome{Status: Done, Repo: repo, Read: req.Checks, Plan: plan}
+	plan := rules.Decide(guard.Input{Event: req.Event, Checks: checks, Repo: repo, Now: r.now()})
+	o := Outcome{Status: Done, Repo: repo, Read: checks, Plan: plan}
 	// The attack window's listing does not wait for the writes.
 	pushed := noImages
 	if req.Event != nil && plan.MutableWindow() && !plan.Stale {
@@ -245,6 +254,10 @@ func (r *Reconciler) reconcile(ctx context.Context, rules guard.Rules, req Reque
 		o.Status, o.Err = Failed, err
 	case o.Plan.Stale && len(o.Plan.Findings) == 0:
 		o.Status = Gone
+	}
+	if lifecycleErr != nil && (o.Status == Done || o.Status == Failed) {
+		o.Plan.Fail(guard.AreaLifecycle, "could not read the lifecycle policy: "+lifecycleErr.Error())
+		o.Status, o.Err = Failed, cmp.Or(o.Err, lifecycleErr)
 	}
 	return o
 }

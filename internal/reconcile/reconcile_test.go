@@ -206,7 +206,12 @@ func TestStatus(t *testing.T) {
 		{name: "gone before the read", gone: true, wantStatus: Gone},
 		{name: "deleted before the write", mutability: guard.Mutable, lifecycle: true, fail: map[string]error{"SetMutability": fmt.Errorf("x: %w", guard.ErrRepositoryNotFound)}, wantStatus: Gone},
 		{name: "a read throttled", mutability: guard.Mutable, fail: map[string]error{"Tags": throttled}, wantStatus: Retry},
-		{name: "a read denied", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": denied}, wantStatus: Failed, wantKinds: []guard.Kind{guard.KindFailed}, wantArea: guard.AreaLifecycle},
+		{name: "a read denied", mutability: guard.Mutable, fail: map[string]error{"Tags": denied}, wantStatus: Failed, wantKinds: []guard.Kind{guard.KindFailed}, wantArea: guard.AreaMutability},
+		// A repository policy denying GetLifecyclePolicy must not keep the
+		// tags mutable: the revert goes through, the read is FAILED.
+		{name: "the lifecycle read denied: mutability still fixed", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": denied},
+			wantStatus: Failed, wantKinds: []guard.Kind{guard.KindRemediated, guard.KindFailed}, wantArea: guard.AreaLifecycle, wantWrote: [2]bool{true, false}},
+		{name: "the lifecycle read throttled: retried whole", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": throttled}, wantStatus: Retry},
 		{name: "denied beats throttled", mutability: guard.Mutable, fail: map[string]error{"Describe": throttled, "Tags": denied}, wantStatus: Failed, wantKinds: []guard.Kind{guard.KindFailed}, wantArea: guard.AreaMutability},
 		{name: "gone beats denied", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": denied, "Tags": fmt.Errorf("x: %w", guard.ErrRepositoryNotFound)}, wantStatus: Gone},
 		{name: "first write throttled: nothing done, retry", mutability: guard.Mutable, fail: map[string]error{"SetMutability": throttled}, wantStatus: Retry},
