@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -64,9 +65,10 @@ func (c *Client) describeTemplate(ctx context.Context, prefix string) (types.Rep
 	if err != nil {
 		return types.RepositoryCreationTemplate{}, wrapTemplate("DescribeRepositoryCreationTemplates", prefix, err)
 	}
-	// The one asked for, not just the first answered.
+	// The one asked for, not just the first answered (ECR applies a "/" to
+	// the end of every prefix: "prod/" is "prod").
 	for _, t := range out.RepositoryCreationTemplates {
-		if aws.ToString(t.Prefix) == prefix {
+		if strings.TrimSuffix(aws.ToString(t.Prefix), "/") == strings.TrimSuffix(prefix, "/") {
 			return t, nil
 		}
 	}

@@ -84,7 +84,9 @@ func For(in Input) []types.AwsSecurityFinding {
 		return []types.AwsSecurityFinding{archived(in, ControlTagImmutability), archived(in, ControlLifecyclePolicy)}
 	}
 	out := []types.AwsSecurityFinding{mutability(in)}
-	if in.Rules.NeedsLifecycle(o.Read) && !o.Plan.Failed(guard.AreaAccess) {
+	// A lifecycle read that failed is a FAILED finding too, though the
+	// outcome did not read the policy.
+	if (in.Rules.NeedsLifecycle(o.Read) || o.Plan.Failed(guard.AreaLifecycle)) && !o.Plan.Failed(guard.AreaAccess) {
 		out = append(out, lifecycle(in))
 	}
 	return out

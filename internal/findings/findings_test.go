@@ -90,6 +90,22 @@ func TestFor(t *testing.T) {
 				kind: "EXEMPT", mutability: guard.Mutable, desc: []string{"environment=dev", "2026-04-01"}}},
 		},
 		{
+			// The lifecycle read refused (a repository policy denies it):
+			// the revert went through, the lifecycle control is FAILED
+			// though the policy was not read.
+			name:  "lifecycle read refused, revert done",
+			event: ev,
+			o: reconcile.Outcome{Status: reconcile.Failed, Repo: repo(guard.Mutable, false), Read: guard.Checks{Mutability: true},
+				Plan: guard.Plan{SetMutability: immutable, Findings: []guard.Finding{{Kind: guard.KindRemediated, Area: guard.AreaMutability, Summary: "reverted to IMMUTABLE"},
+					{Kind: guard.KindFailed, Area: guard.AreaLifecycle, Summary: "could not read the lifecycle policy: AccessDenied"}}}},
+			want: []want{
+				{control: ControlTagImmutability, status: types.ComplianceStatusPassed, record: types.RecordStateActive, label: types.SeverityLabelInformational,
+					kind: "REMEDIATED", mutability: guard.Immutable},
+				{control: ControlLifecyclePolicy, status: types.ComplianceStatusFailed, record: types.RecordStateActive, label: types.SeverityLabelCritical,
+					kind: "FAILED", mutability: guard.Immutable, desc: []string{"could not read the lifecycle policy"}},
+			},
+		},
+		{
 			name: "lifecycle restored",
 			o: reconcile.Outcome{Status: reconcile.Done, Repo: repo(guard.Immutable, false), Read: guard.Checks{Mutability: true, Lifecycle: true},
 				Plan: guard.Plan{PutLifecycle: true, Findings: []guard.Finding{{Kind: guard.KindLifecycleRestored, Area: guard.AreaLifecycle, Summary: "restored"}}}},

@@ -282,7 +282,7 @@ func (p Principal) Who() string {
 //     still reports it.
 func (r *Rules) decideExemptionChange(p *Plan, in *Input) {
 	e, ex := in.Event, p.Exemption
-	if r.echoesState(e) {
+	if r.echoesState(e, in.Repo) {
 		return
 	}
 	add := func(kind Kind, summary string) {
@@ -329,11 +329,20 @@ func (r *Rules) decideExemptionChange(p *Plan, in *Input) {
 }
 
 // echoesState reports whether e is ecr-guard's own template update, which
-// sends back every member as it read it (the API has no partial update):
-// its request asks for nothing and grants nothing, so only the live state
-// decides. (ecr-guard's other writes only ever ask for what is compliant.)
-func (r *Rules) echoesState(e *Event) bool {
-	return e.Name == EventUpdateRepositoryCreationTemplate && r.IsSelf(*e)
+// sends back every member as it read it (the API has no partial update)
+// and so asks for nothing and grants nothing: a call with ecr-guard's role
+// whose request is what the template is now. Any other call with that role
+// is checked like anyone's. (ecr-guard's other writes only ever ask for
+// what is compliant.)
+func (r *Rules) echoesState(e *Event, live Repository) bool {
+	q := e.Request
+	return e.Name == EventUpdateRepositoryCreationTemplate && r.IsSelf(*e) &&
+		q.Mutability == live.Mutability && slices.Equal(q.ExclusionFilters, live.ExclusionFilters) && sameTags(q.Tags, live.Tags)
+}
+
+// sameTags reports whether a and b hold the same tags, in any order.
+func sameTags(a, b []Tag) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(t Tag) bool { return !slices.Contains(b, t) })
 }
 
 func (r *Rules) isExpiryKey(key string) bool {
@@ -344,7 +353,7 @@ func (r *Rules) decideMutability(p *Plan, in *Input) {
 	repo := in.Repo
 	current := DescribeMutability(repo.Mutability, repo.ExclusionFilters)
 	if r.MutabilityCompliant(repo.Mutability, repo.ExclusionFilters) {
-		requested, ok := r.requestedNonCompliantMutability(in.Event)
+		requested, ok := r.requestedNonCompliantMutability(in.Event, in.Repo)
 		switch {
 		case !ok:
 		case p.Exemption.Active():
@@ -366,7 +375,7 @@ func (r *Rules) decideMutability(p *Plan, in *Input) {
 		return
 	}
 	if p.Exemption.Active() {
-		if requested, ok := r.requestedNonCompliantMutability(in.Event); ok {
+		if requested, ok := r.requestedNonCompliantMutability(in.Event, in.Repo); ok {
 			p.Findings = append(p.Findings, Finding{
 				Kind:    KindExempt,
 				Area:    AreaMutability,
@@ -391,8 +400,8 @@ func (r *Rules) decideMutability(p *Plan, in *Input) {
 // UpdateRepositoryCreationTemplate that leaves it out (the API reference:
 // "If this parameter is omitted, the default setting of MUTABLE will be
 // used").
-func (r *Rules) requestedNonCompliantMutability(e *Event) (string, bool) {
-	if e == nil || r.echoesState(e) {
+func (r *Rules) requestedNonCompliantMutability(e *Event, live Repository) (string, bool) {
+	if e == nil || r.echoesState(e, live) {
 		return "", false
 	}
 	m := e.Request.Mutability

@@ -85,6 +85,14 @@ func TestDecideTemplate(t *testing.T) {
 			wantKinds: nil,
 		},
 		{
+			// Not an echo: the request is not what the template is. A call
+			// with ecr-guard's role is checked like anyone's.
+			name:      "ecr-guard's role setting a template MUTABLE and back: OBSERVED, and the own-role finding",
+			event:     selfTemplateEvent(EventUpdateRepositoryCreationTemplate, "prod", Request{Mutability: Mutable}),
+			template:  template("prod", Immutable, nil),
+			wantKinds: []Kind{KindObserved, KindObserved}, wantAreas: []Area{AreaMutability, AreaOwnRole},
+		},
+		{
 			name:     "only allowed exclusion filters: compliant",
 			template: template("prod", ImmutableWithExclusion, []string{"latest", "dev-*"}),
 		},

@@ -225,7 +225,7 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject, now string) 
 	var steps []string
 	if pw := doc.PushedWhileMutable; pw != nil {
 		switch {
-		case pw.Error != "":
+		case pw.Error != "" && len(pw.Images) == 0:
 			lines = append(lines, "*Pushed while tags were mutable:* could not list the images pushed since "+pw.Since+" ("+chatText(pw.Error)+")")
 			steps = append(steps, "List the images pushed since "+pw.Since+" by hand: ecr-guard could not")
 		case len(pw.Images) == 0 && pw.Truncated:
@@ -247,6 +247,10 @@ func eventChat(doc EventDocument, e *guard.Event, account, subject, now string) 
 			}
 			if more := len(pw.Images) - chatImages; more > 0 || pw.Truncated {
 				lines = append(lines, "• … more images were pushed: see the email report or the console")
+			}
+			if pw.Error != "" {
+				lines = append(lines, "• the list may be incomplete: "+chatText(pw.Error))
+				steps = append(steps, "List the images pushed since "+pw.Since+" by hand: ecr-guard's list may be incomplete")
 			}
 			steps = append(steps, "Verify the images pushed while tags were mutable before anything deploys them")
 		}

@@ -569,7 +569,7 @@ func writePushed(b *strings.Builder, p PushedWhileMutable) {
 	// show up here, so say where to look for that.
 	moved := "  Tags moved to images already in the repository are not listed: check CloudTrail PutImage calls since " + p.Since + ".\n"
 	switch {
-	case p.Error != "":
+	case p.Error != "" && len(p.Images) == 0:
 		fmt.Fprintf(b, "Pushed while tags were mutable: could not list the images pushed since %s (%s): check them by hand\n", p.Since, p.Error)
 		return
 	case len(p.Images) == 0 && p.Truncated:
@@ -590,7 +590,11 @@ func writePushed(b *strings.Builder, p PushedWhileMutable) {
 		}
 		fmt.Fprintf(b, "  - %s %s, pushed %s\n", img.Digest, tags, img.PushedAt)
 	}
-	if p.Truncated {
+	switch {
+	case p.Error != "":
+		// Found before the listing stopped: what was found, and that more may be missing.
+		fmt.Fprintf(b, "  (the list may be incomplete: %s; check the others by hand)\n", p.Error)
+	case p.Truncated:
 		fmt.Fprintf(b, "  (more images were pushed: the list stops at %d; see the console)\n", len(p.Images))
 	}
 	b.WriteString(moved)

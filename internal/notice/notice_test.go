@@ -221,3 +221,21 @@ func TestPushedListNeverReadsEmptyWhenCut(t *testing.T) {
 		t.Errorf("the chat notice of a list cut to nothing reads:\n%s", chat)
 	}
 }
+
+// A listing that stopped before reading every image (the 10-page bound)
+// shows what it found, and says the list may be incomplete, in the text and
+// in chat.
+func TestPushedListFoundBeforeTheListingStopped(t *testing.T) {
+	p := PushedWhileMutable{Since: "2026-11-27T10:00:00Z", Error: "DescribeImages team/app: the repository has more images than ecr-guard reads",
+		Images: []PushedImage{{Digest: "sha256:" + strings.Repeat("b", 64), Tags: []string{"v1.0.0"}, PushedAt: "2026-11-27T10:01:00Z"}}}
+	var b strings.Builder
+	writePushed(&b, p)
+	if text := b.String(); !strings.Contains(text, "tags v1.0.0") || !strings.Contains(text, "the list may be incomplete") {
+		t.Errorf("text:\n%s", text)
+	}
+	ev := createEvent()
+	n := eventChat(EventDocument{Kind: "REMEDIATED", PushedWhileMutable: &p}, &ev, "123456789012", "subject", "IMMUTABLE")
+	if chat := n.Content.Description; !strings.Contains(chat, "v1.0.0") || !strings.Contains(chat, "may be incomplete") {
+		t.Errorf("chat:\n%s", chat)
+	}
+}

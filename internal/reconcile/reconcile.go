@@ -215,14 +215,13 @@ func (r *Reconciler) reconcile(ctx context.Context, rules guard.Rules, req Reque
 		plan.Fail(guard.AreaAccess, "could not reach registry "+req.Key.Registry+" in "+req.Key.Region+": "+err.Error())
 		return Outcome{Status: Failed, Repo: repo, Plan: plan, Err: err}
 	}
-	repo, area, err := read(ctx, repos, rules, req)
+	repo, area, err, lifecycleErr := read(ctx, repos, rules, req)
 	checks := req.Checks
-	var lifecycleErr error
-	if err != nil && area == guard.AreaLifecycle && !fault.Retryable(err) && !errors.Is(err, guard.ErrRepositoryNotFound) {
+	if lifecycleErr != nil {
 		// Only the lifecycle policy was refused (a repository policy can
 		// deny GetLifecyclePolicy): that must not keep the tags mutable.
 		// Mutability is decided and fixed without it; the read is FAILED.
-		checks.Lifecycle, lifecycleErr, err = false, err, nil
+		checks.Lifecycle = false
 	}
 	switch {
 	case errors.Is(err, guard.ErrRepositoryNotFound):
@@ -267,8 +266,10 @@ func (r *Reconciler) reconcile(ctx context.Context, rules guard.Rules, req Reque
 // when a rule needs it, its lifecycle policy. On failure it says which
 // rule's read failed (tags decide the exemption, so they are mutability's).
 // A repository that does not exist wins over any other failure, then a
-// permanent failure (reported now) over a retryable one.
-func read(ctx context.Context, repos Repositories, rules guard.Rules, req Request) (guard.Repository, guard.Area, error) {
+// permanent failure (reported now) over a retryable one. A lifecycle read
+// refused for good while everything else was read is returned apart, as
+// lifecycleErr: the rest of the step can go on without it.
+func read(ctx context.Context, repos Repositories, rules guard.Rules, req Request) (repo guard.Repository, area guard.Area, err, lifecycleErr error) {
 	// One value the reads fill in, so that running them at once costs one
 	// allocation, not one per result.
 	r := &struct {
@@ -289,12 +290,15 @@ func read(ctx context.Context, repos Repositories, rules guard.Rules, req Reques
 			repo := *req.Listed
 			if readLifecycle {
 				lc, err := repos.Lifecycle(ctx, req.Key.Name, req.Key.Registry)
-				if err != nil {
-					return repo, guard.AreaLifecycle, err
+				switch {
+				case err != nil && refusedLifecycle(err):
+					return repo, "", nil, err
+				case err != nil:
+					return repo, guard.AreaLifecycle, err, nil
 				}
 				repo.Lifecycle = lc
 			}
-			return repo, "", nil
+			return repo, "", nil, nil
 		}
 	} else {
 		reads = append(reads, func() { r.repo, r.descErr = repos.Describe(ctx, req.Key.Name, req.Key.Registry) })
@@ -306,7 +310,7 @@ func read(ctx context.Context, repos Repositories, rules guard.Rules, req Reques
 		reads = append(reads, func() { r.lifecycle, r.lcErr = repos.Lifecycle(ctx, req.Key.Name, req.Key.Registry) })
 	}
 	all(reads)
-	repo := r.repo
+	repo = r.repo
 	if r.descErr != nil {
 		repo = guard.Repository{Name: req.Key.Name, RegistryID: req.Key.Registry}
 	}
@@ -320,6 +324,14 @@ func read(ctx context.Context, repos Repositories, rules guard.Rules, req Reques
 		repo.Lifecycle = r.lifecycle
 	}
 	descErr, tagErr, lcErr := r.descErr, r.tagErr, r.lcErr
+	if lcErr != nil && refusedLifecycle(lcErr) {
+		if descErr == nil && tagErr == nil {
+			return repo, "", nil, lcErr
+		}
+		// The mutability side decides: gone, refused, or a retry that
+		// reads everything again.
+		lcErr = nil
+	}
 	failures := []struct {
 		area guard.Area
 		err  error
@@ -331,11 +343,17 @@ func read(ctx context.Context, repos Repositories, rules guard.Rules, req Reques
 	} {
 		for _, f := range failures {
 			if pick(f.err) {
-				return repo, f.area, f.err
+				return repo, f.area, f.err, nil
 			}
 		}
 	}
-	return repo, "", nil
+	return repo, "", nil, nil
+}
+
+// refusedLifecycle reports whether a lifecycle read failed for good, the
+// repository being there.
+func refusedLifecycle(err error) bool {
+	return !fault.Retryable(err) && !errors.Is(err, guard.ErrRepositoryNotFound)
 }
 
 // listImages starts listing the images pushed since the event, for the

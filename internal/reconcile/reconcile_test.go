@@ -212,6 +212,10 @@ func TestStatus(t *testing.T) {
 		{name: "the lifecycle read denied: mutability still fixed", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": denied},
 			wantStatus: Failed, wantKinds: []guard.Kind{guard.KindRemediated, guard.KindFailed}, wantArea: guard.AreaLifecycle, wantWrote: [2]bool{true, false}},
 		{name: "the lifecycle read throttled: retried whole", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": throttled}, wantStatus: Retry},
+		// The tags were not read (throttled): an exemption cannot be told,
+		// so nothing is decided on them, whatever the lifecycle read did.
+		{name: "the lifecycle read denied, the tags throttled: retried", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": denied, "Tags": throttled}, wantStatus: Retry},
+		{name: "the lifecycle read denied, the description throttled: retried", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": denied, "Describe": throttled}, wantStatus: Retry},
 		{name: "denied beats throttled", mutability: guard.Mutable, fail: map[string]error{"Describe": throttled, "Tags": denied}, wantStatus: Failed, wantKinds: []guard.Kind{guard.KindFailed}, wantArea: guard.AreaMutability},
 		{name: "gone beats denied", mutability: guard.Mutable, fail: map[string]error{"Lifecycle": denied, "Tags": fmt.Errorf("x: %w", guard.ErrRepositoryNotFound)}, wantStatus: Gone},
 		{name: "first write throttled: nothing done, retry", mutability: guard.Mutable, fail: map[string]error{"SetMutability": throttled}, wantStatus: Retry},

@@ -59,6 +59,12 @@ func (r *Reconciler) ReconcileTemplate(ctx context.Context, req TemplateRequest)
 	rules := r.rules
 	rules.DryRun = rules.DryRun || req.DryRun
 	o := r.reconcileTemplate(ctx, rules, req)
+	if o.Status == Retry && errors.Is(o.Err, guard.ErrTemplateChanged) && req.Listed != nil {
+		// Changed since the sweep listed it: decided again, once, on what
+		// is there now.
+		req.Listed = nil
+		o = r.reconcileTemplate(ctx, rules, req)
+	}
 	r.count(o.Status, o.Plan.Plan)
 	return o
 }

@@ -60,7 +60,8 @@ func TestReconcileTemplate(t *testing.T) {
 		},
 		{
 			// Listed MUTABLE, since given an exemption and still MUTABLE:
-			// the plan made on the listing is not written over it.
+			// the plan made on the listing is not written over it; decided
+			// again on a fresh read, the template is exempt.
 			name: "a template changed since the sweep listed it is decided again, not written", mode: guard.RootTemplateReport,
 			template: func() *guard.Template {
 				t := mutable("prod")
@@ -68,7 +69,7 @@ func TestReconcileTemplate(t *testing.T) {
 				return t
 			}(),
 			req:        TemplateRequest{Key: prodKey, Listed: mutable("prod")},
-			wantStatus: Retry, wantCalls: []string{"UpdateTemplate"}, wantAfter: guard.Mutable,
+			wantStatus: Done, wantCalls: []string{"Template", "UpdateTemplate"}, wantAfter: guard.Mutable,
 		},
 		{
 			name: "a dry run writes nothing", template: mutable("prod"), mode: guard.RootTemplateReport,
