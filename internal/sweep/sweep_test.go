@@ -457,7 +457,12 @@ func TestContinuationChainCoversEveryRepositoryOnce(t *testing.T) {
 	}
 }
 
-func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
+// firstOfTwoLinks seeds 40 MUTABLE repositories on one page and runs a
+// first link that runs out of time partway through (every lifecycle read
+// takes a second of a 20-second invocation); the continuation is
+// f.next.payloads[0] and the clock stands still from then on.
+func firstOfTwoLinks(t *testing.T, p Payload) (*fixture, []seeded, Result) {
+	t.Helper()
 	f := newFixture(t, 100, testRules(t), Options{Concurrency: 1})
 	f.ecr.onCall = func(op, _ string) {
 		if op == "Lifecycle" {
@@ -468,10 +473,16 @@ func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
 	seedFake(f.ecr, plan)
 	ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(20*time.Second))
 	defer cancel()
-	res, err := f.s.Handle(ctx, Payload{DryRun: true})
+	res, err := f.s.Handle(ctx, p)
 	if err != nil || res.Status != StatusContinued {
 		t.Fatalf("first link: %+v, %v", res, err)
 	}
+	f.ecr.onCall = nil
+	return f, plan, res
+}
+
+func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
+	f, plan, res := firstOfTwoLinks(t, Payload{DryRun: true})
 	next := f.next.payloads[0]
 	if lanes := next.Continuation.Lanes; !next.DryRun || len(lanes) != 1 || lanes[0].Index != res.Scanned || lanes[0].After != plan[res.Scanned-1].repoName {
 		t.Fatalf("continuation %+v after %d repositories", next.Continuation, res.Scanned)
@@ -480,7 +491,6 @@ func TestContinuationCarriesDryRunAndResumesAfterTheLastName(t *testing.T) {
 	// second link: it must still resume right after the last one finished.
 	f.ecr.remove(plan[0].repoName)
 	f.ecr.remove(plan[1].repoName)
-	f.ecr.onCall = nil
 	if _, err := f.s.Handle(context.Background(), next); err != nil {
 		t.Fatal(err)
 	}
@@ -514,25 +524,11 @@ func TestResumeWhenTheLastFinishedRepositoryIsGone(t *testing.T) {
 		{"the last finished and the next gone", func(f int) []int { return []int{f - 1, f} }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, 100, testRules(t), Options{Concurrency: 1})
-			f.ecr.onCall = func(op, _ string) {
-				if op == "Lifecycle" {
-					f.clock.Advance(time.Second)
-				}
-			}
-			plan := seedPlan(40, map[string]int{"mutable": 1})
-			seedFake(f.ecr, plan)
-			ctx, cancel := context.WithDeadline(context.Background(), f.clock.Now().Add(20*time.Second))
-			defer cancel()
-			res, err := f.s.Handle(ctx, Payload{})
-			if err != nil || res.Status != StatusContinued {
-				t.Fatalf("first link: %+v, %v", res, err)
-			}
+			f, plan, res := firstOfTwoLinks(t, Payload{})
 			finished, gone := res.Scanned, tc.gone(res.Scanned)
 			for _, i := range gone {
 				f.ecr.remove(plan[i].repoName)
 			}
-			f.ecr.onCall = nil
 			if _, err := f.s.Handle(context.Background(), f.next.payloads[0]); err != nil {
 				t.Fatal(err)
 			}
