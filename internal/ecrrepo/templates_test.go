@@ -309,3 +309,23 @@ func show(t types.RepositoryCreationTemplate) string {
 		aws.ToString(t.Prefix), t.AppliedFor, aws.ToString(t.CustomRoleArn), aws.ToString(t.Description), enc,
 		t.ImageTagMutability, filters, aws.ToString(t.LifecyclePolicy), aws.ToString(t.RepositoryPolicy), tags)
 }
+
+// Template takes the template asked for, not the first one answered, and
+// takes ECR's trailing "/" as the same prefix (the answers here are ECR's
+// JSON 1.1 shape; the template fake in testenv matches prefixes exactly, so
+// it never answers with another).
+func TestTemplateIsTheOneAskedFor(t *testing.T) {
+	srv, _ := fakeECR(t, 0, func(map[string]any) any {
+		return map[string]any{"repositoryCreationTemplates": []any{
+			map[string]any{"prefix": "prod-eu", "imageTagMutability": "MUTABLE", "appliedFor": []any{"REPLICATION"}},
+			map[string]any{"prefix": "prod/", "imageTagMutability": "IMMUTABLE", "appliedFor": []any{"REPLICATION"}},
+		}}
+	})
+	got, err := client(srv).Template(context.Background(), "prod")
+	if err != nil || got.Prefix != "prod/" || got.Mutability != "IMMUTABLE" {
+		t.Errorf("Template(prod) = %+v, %v; want the prod/ template", got, err)
+	}
+	if _, err := client(srv).Template(context.Background(), "dev"); !errors.Is(err, guard.ErrTemplateNotFound) {
+		t.Errorf("Template(dev) with none answered for it: err %v, want ErrTemplateNotFound", err)
+	}
+}

@@ -337,12 +337,13 @@ func (r *Rules) decideExemptionChange(p *Plan, in *Input) {
 func (r *Rules) echoesState(e *Event, live Repository) bool {
 	q := e.Request
 	return e.Name == EventUpdateRepositoryCreationTemplate && r.IsSelf(*e) &&
-		q.Mutability == live.Mutability && slices.Equal(q.ExclusionFilters, live.ExclusionFilters) && sameTags(q.Tags, live.Tags)
+		q.Mutability == live.Mutability && sameSet(q.ExclusionFilters, live.ExclusionFilters) && sameSet(q.Tags, live.Tags)
 }
 
-// sameTags reports whether a and b hold the same tags, in any order.
-func sameTags(a, b []Tag) bool {
-	return len(a) == len(b) && !slices.ContainsFunc(a, func(t Tag) bool { return !slices.Contains(b, t) })
+// sameSet reports whether a and b hold the same items in any order: ECR
+// does not promise the order of a template's filters, tags or appliedFor.
+func sameSet[T comparable](a, b []T) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x T) bool { return !slices.Contains(b, x) })
 }
 
 func (r *Rules) isExpiryKey(key string) bool {

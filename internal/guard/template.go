@@ -53,8 +53,8 @@ var ErrTemplateChanged = errors.New("repository creation template changed since 
 // SameForTheRules reports whether t and u agree in everything the rules
 // read of a template.
 func (t Template) SameForTheRules(u Template) bool {
-	return t.Prefix == u.Prefix && t.Mutability == u.Mutability && slices.Equal(t.ExclusionFilters, u.ExclusionFilters) &&
-		t.Lifecycle == u.Lifecycle && slices.Equal(t.ResourceTags, u.ResourceTags) && slices.Equal(t.AppliedFor, u.AppliedFor)
+	return t.Prefix == u.Prefix && t.Mutability == u.Mutability && sameSet(t.ExclusionFilters, u.ExclusionFilters) &&
+		t.Lifecycle == u.Lifecycle && sameSet(t.ResourceTags, u.ResourceTags) && sameSet(t.AppliedFor, u.AppliedFor)
 }
 
 // TemplateChange is what fixing a template writes

@@ -379,3 +379,22 @@ func TestServiceCreation(t *testing.T) {
 		}
 	}
 }
+
+// Two reads of one template agree whatever order ECR lists its filters,
+// tags and appliedFor in; a changed member is a change.
+func TestSameForTheRules(t *testing.T) {
+	a := Template{Prefix: "prod", Mutability: ImmutableWithExclusion, ExclusionFilters: []string{"latest", "dev-*"},
+		AppliedFor: []string{AppliedForReplication, AppliedForPullThroughCache}, ResourceTags: []Tag{devTag, {Key: "team", Value: "a"}}}
+	b := a
+	b.ExclusionFilters = []string{"dev-*", "latest"}
+	b.AppliedFor = []string{AppliedForPullThroughCache, AppliedForReplication}
+	b.ResourceTags = []Tag{{Key: "team", Value: "a"}, devTag}
+	if !a.SameForTheRules(b) {
+		t.Error("the same template, listed in another order, counts as changed")
+	}
+	c := b
+	c.ResourceTags = []Tag{{Key: "team", Value: "a"}}
+	if a.SameForTheRules(c) {
+		t.Error("a template that lost a tag counts as unchanged")
+	}
+}
